@@ -1,0 +1,140 @@
+"""The Keras surface of RADFlow and RealNVPFlow: fit, evaluate, save/load, dtypes, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_rad import datasets
+from tfp_rad.models import RADFlow, RealNVPFlow
+
+MODELS = {"rad": RADFlow, "real_nvp": RealNVPFlow}
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return datasets.load("two_moons", num_samples=2000, seed=0)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_fit_lowers_the_nll_and_evaluate_reports_it(kind, moons):
+    keras.utils.set_random_seed(0)
+    model = MODELS[kind](2)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    before = model.evaluate(moons, batch_size=500, verbose=0)
+    history = model.fit(moons, batch_size=200, epochs=30, verbose=0)  # 300 steps
+    after = model.evaluate(moons, batch_size=500, verbose=0)
+    assert len(history.history["loss"]) == 30
+    assert after < before - 0.5, (before, after)
+    np.testing.assert_allclose(after, -np.mean(model.log_prob(moons)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_save_and_load_give_the_same_log_prob(kind, tmp_path, moons):
+    model = MODELS[kind](2, num_layers=3)
+    model.compile(optimizer="adam")
+    model.fit(moons, batch_size=500, epochs=1, verbose=0)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # safe_mode=True by default
+    assert type(loaded) is type(model) and loaded.num_layers == 3
+    np.testing.assert_array_equal(loaded.log_prob(moons[:100]), model.log_prob(moons[:100]))
+    np.testing.assert_array_equal(loaded.sample(5, seed=3), model.sample(5, seed=3))
+
+
+def test_one_dimensional_rad_flow_stacks_free_standing_folds():
+    model = RADFlow(1, num_layers=4)
+    assert all(fold.conditioner is None for fold in model.folds)
+    assert model.count_params() == 4 * (10 + (1 * 8 + 8) + (8 * 3 + 3))
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(0).normal(size=(256, 1)).astype(np.float32)
+    model.fit(x, batch_size=64, epochs=1, verbose=0)
+    assert model.sample(10, seed=0).shape == (10, 1)
+
+
+def test_parameter_counts_of_the_paper_architectures():
+    # RAD layer: conditioner 1->8->10, gating 2->8->3. Real NVP: 1->56->2 and a scalar.
+    assert RADFlow(2).count_params() == 6 * ((1 * 8 + 8) + (8 * 10 + 10) + (2 * 8 + 8) + 27)
+    assert RealNVPFlow(2).count_params() == 6 * ((1 * 56 + 56) + (56 * 2 + 2) + 1)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_float64_end_to_end(kind, float64, moons):
+    model = MODELS[kind](2, num_layers=2)
+    assert all(v.dtype == "float64" for v in model.weights)
+    model.compile(optimizer="adam")
+    model.fit(moons, batch_size=500, epochs=1, verbose=0)
+    assert model.log_prob(moons[:10]).dtype == tf.float64
+    assert model.sample(10, seed=1).dtype == tf.float64
+    assert model.distribution.dtype == tf.float64
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_distribution_is_a_tfp_distribution(kind):
+    model = MODELS[kind](2, num_layers=2)
+    assert isinstance(model.distribution, tfp.distributions.Distribution)
+    assert model.distribution.event_shape == [2]
+
+
+# ------------------------------------------------------------------------------------------
+# Bad input.
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_wrong_event_size_names_the_expected_size(kind):
+    model = MODELS[kind](2, num_layers=2)
+    with pytest.raises(ValueError, match="event size 2"):
+        model.log_prob(np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"event size 2.*\(10, 3\)"):
+        model.fit(np.zeros((10, 3), np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"2-D array \[num_points, 2\]"):
+        model.fit(np.zeros(10, np.float32), verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_fit_data_is_rejected_before_any_step(bad, moons):
+    model = RADFlow(2, num_layers=2)
+    model.compile(optimizer="adam")
+    weights = [w.numpy().copy() for w in model.weights]
+    data = moons.copy()
+    data[17, 1] = bad
+    with pytest.raises(ValueError, match="NaN or inf.*index 17"):
+        model.fit(data, verbose=0)
+    assert all(np.array_equal(w, v.numpy()) for w, v in zip(weights, model.weights))
+
+
+def test_empty_and_non_numeric_data_are_rejected():
+    model = RADFlow(2, num_layers=2)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="empty"):
+        model.fit(np.zeros((0, 2), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="real numbers"):
+        model.fit(np.array([["a", "b"]]), verbose=0)
+    with pytest.raises(ValueError, match="real numbers"):
+        model.log_prob(tf.constant([["a", "b"]]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(event_size=0), "event_size must be a positive integer"),
+        (dict(event_size=2, num_layers=0), "num_layers must be a positive integer"),
+        (dict(event_size=2, hidden_units=-3), "hidden_units must be a positive integer"),
+        (dict(event_size=2, num_layers=2.5), "num_layers must be a positive integer"),
+    ],
+)
+@pytest.mark.parametrize("kind", MODELS)
+def test_impossible_hyper_parameters_are_rejected(kind, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MODELS[kind](**kwargs)
+
+
+def test_real_nvp_needs_two_dimensions():
+    with pytest.raises(ValueError, match="event_size must be >= 2"):
+        RealNVPFlow(1)
+
+
+def test_sample_size_must_be_positive():
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        RADFlow(2, num_layers=1).sample(0)

@@ -1,0 +1,15 @@
+"""tfp_rad: RAD ("Real and Discrete") deep mixture flows for TensorFlow Probability."""
+
+from tfp_rad import models
+from tfp_rad.fold import FoldParameters, PiecewiseFold
+from tfp_rad.rad_distribution import LayerInference, RADDistribution
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FoldParameters",
+    "LayerInference",
+    "PiecewiseFold",
+    "RADDistribution",
+    "models",
+]

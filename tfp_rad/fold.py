@@ -1,0 +1,475 @@
+"""The piecewise-linear fold of RAD and its boundary-conditioned gating.
+
+A fold is a continuous surjection of the real line made of five linear pieces, applied
+element-wise to the folded part of a vector. It runs in the *density* direction
+(data -> latent), the reverse of a TFP bijector's `forward`, so its methods are named
+`fold` and `unfold`. See `docs/` and rad-math sections 2-5 for the derivation.
+"""
+
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfp_rad import validation
+
+NUM_PIECES = 3
+PARAMETERS_PER_ELEMENT = 10
+
+
+class FoldParameters(NamedTuple):
+    """The fold's parameters for every folded element, each a tensor `[..., num_folded]`.
+
+    `log_q_plus[j] = log p(k=j | v=+1)`, `log_q_minus[j] = log p(k=j | v=-1)`;
+    `log_alpha*` are the log-slopes of the five pieces; `a < b` the inner breakpoints.
+    """
+
+    shift_in: tf.Tensor
+    log_scale_in: tf.Tensor
+    shift_out: tf.Tensor
+    log_scale_out: tf.Tensor
+    log_q_plus: tuple
+    log_q_minus: tuple
+    log_alpha1: tf.Tensor
+    log_alpha2: tf.Tensor
+    log_alpha3: tf.Tensor
+    log_alpha_plus: tf.Tensor
+    log_alpha_minus: tf.Tensor
+    a: tf.Tensor
+    b: tf.Tensor
+
+
+def _log_boundary_probabilities(logits, min_probability):
+    """`log q` for `q = min_p / 3 + (1 - min_p) softmax(logits)`, column-wise.
+
+    Mixing in `min_p` keeps every `q_j >= min_p / 3`, so the slopes derived from `q` stay
+    finite (at most about `(3 / min_p)^2`) and no `log(0)` can occur.
+    """
+    largest = tf.maximum(tf.maximum(logits[0], logits[1]), logits[2])
+    exps = [tf.exp(l - largest) for l in logits]
+    total = exps[0] + exps[1] + exps[2]
+    floor = min_probability / NUM_PIECES
+    return tuple(tf.math.log(floor + (1.0 - min_probability) * e / total) for e in exps)
+
+
+def _logsumexp3(l0, l1, l2):
+    """`log(exp(l0) + exp(l1) + exp(l2))` on same-shaped tensors, stable for large logits."""
+    largest = tf.maximum(tf.maximum(l0, l1), l2)
+    return largest + tf.math.log(tf.exp(l0 - largest) + tf.exp(l1 - largest) + tf.exp(l2 - largest))
+
+
+def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
+    """Turns unconstrained raw parameters `[..., n, 10]` into `FoldParameters`.
+
+    Layout of the last axis: `m_in, r_in, m_out, r_out`, 3 logits of `q+`, 3 logits of `q-`.
+    Log-scales are soft-clipped, `r = B tanh(r_raw / B)`. The slopes are rad-math section 2:
+
+        alpha2 = 1 + q+[0]/q+[1] + q-[2]/q-[1]
+        alpha1 = alpha2 q+[1]/q+[0],   alpha3 = alpha2 q-[1]/q-[2]
+        alpha_plus = alpha3 q+[2],     alpha_minus = alpha1 q-[0]
+        a = 2/alpha1 - 1,              b = 1 - 2/alpha3
+
+    computed in log space. They are the unique slopes that make the log-density continuous at
+    the breakpoints (rad-math section 4), and satisfy `1/alpha1 + 1/alpha2 + 1/alpha3 = 1`.
+    """
+    columns = tf.unstack(raw, num=PARAMETERS_PER_ELEMENT, axis=-1)
+    log_scale_in = log_scale_bound * tf.tanh(columns[1] / log_scale_bound)
+    log_scale_out = log_scale_bound * tf.tanh(columns[3] / log_scale_bound)
+    lqp = _log_boundary_probabilities(columns[4:7], min_probability)
+    lqm = _log_boundary_probabilities(columns[7:10], min_probability)
+    log_alpha2 = tf.math.log(1.0 + tf.exp(lqp[0] - lqp[1]) + tf.exp(lqm[2] - lqm[1]))
+    log_alpha1 = log_alpha2 + lqp[1] - lqp[0]
+    log_alpha3 = log_alpha2 + lqm[1] - lqm[2]
+    return FoldParameters(
+        shift_in=columns[0],
+        log_scale_in=log_scale_in,
+        shift_out=columns[2],
+        log_scale_out=log_scale_out,
+        log_q_plus=lqp,
+        log_q_minus=lqm,
+        log_alpha1=log_alpha1,
+        log_alpha2=log_alpha2,
+        log_alpha3=log_alpha3,
+        log_alpha_plus=log_alpha3 + lqp[2],
+        log_alpha_minus=log_alpha1 + lqm[0],
+        a=2.0 * tf.exp(-log_alpha1) - 1.0,
+        b=1.0 - 2.0 * tf.exp(-log_alpha3),
+    )
+
+
+def _select_piece(k, left_tail, right_tail, p):
+    """The affine piece `v = v0 + sign * alpha * (u - u0)` for index `k`.
+
+    Piece 0 is anchored at `(u0, v0) = (-1, -1)`, piece 1 (reversed) at `(a, 1)`, piece 2 at
+    `(1, 1)`; the outer slopes `alpha_minus`/`alpha_plus` replace `alpha1`/`alpha3` in the tails.
+    Returns `(u0, v0, sign, log_alpha)`.
+    """
+    one = tf.ones_like(p.a)
+    is_first, is_last = tf.equal(k, 0), tf.equal(k, 2)
+    u0 = tf.where(is_first, -one, tf.where(is_last, one, p.a))
+    v0 = tf.where(is_first, -one, one)
+    sign = tf.where(tf.equal(k, 1), -one, one)
+    log_alpha = tf.where(
+        is_first,
+        tf.where(left_tail, p.log_alpha_minus, p.log_alpha1),
+        tf.where(is_last, tf.where(right_tail, p.log_alpha_plus, p.log_alpha3), p.log_alpha2),
+    )
+    return u0, v0, sign, log_alpha
+
+
+@keras.saving.register_keras_serializable(package="tfp_rad")
+class PiecewiseFold(keras.layers.Layer):
+    """RAD's 5-piece linear fold of the folded elements of a vector, with its gating.
+
+    #### Mathematical Details
+
+    Each folded element `x_i` is normalized, folded and de-normalized:
+
+    ```none
+    u = x_i exp(r_in) + m_in
+    v = f(u)               (5 linear pieces, below)
+    z_i = v exp(r_out) + m_out
+    ```
+
+    with breakpoints `-1 < a < b < 1` and `k = 0` for `u < a`, `k = 1` for `a <= u <= b`,
+    `k = 2` for `u > b`:
+
+    ```none
+    f(u) = alpha_minus (u + 1) - 1   u <= -1       (k = 0)
+           alpha1      (u + 1) - 1   -1 <= u <= a  (k = 0)
+          -alpha2      (u - a) + 1   a <= u <= b   (k = 1)
+           alpha3      (u - 1) + 1   b <= u <= 1   (k = 2)
+           alpha_plus  (u - 1) + 1   u >= 1        (k = 2)
+    ```
+
+    `f(-1) = f(b) = -1` and `f(a) = f(1) = 1`: inside `[-1, 1]` every piece is feasible,
+    above 1 only `k = 2`, below -1 only `k = 0`. The slopes derive from the boundary
+    gating probabilities `q+ = p(k | v = 1)` and `q- = p(k | v = -1)` (see
+    `fold_parameters_from_raw`). The gating given raw logits `s(z)` is, for `|v| <= 1`,
+
+    ```none
+    logits(v) = cos^2(pi v / 2) s(z) + (1 + sin(pi v / 2))/2 log q+ + (1 - sin(pi v / 2))/2 log q-
+    ```
+
+    (so `p(. | v = +-1) = q+-` whatever `s` is) and one-hot on the feasible piece outside.
+    With it, `log p(x) = log p(z) + log p(k | z) + log |det dz/dx|` is continuous in `x`.
+
+    #### Modes
+
+    - *free-standing* (`conditioner=None`): the layer owns a trainable `[num_folded, 10]`
+      matrix of raw parameters.
+    - *coupling* (`conditioner` a Keras layer): the conditioner reads the pass-through
+      elements (`fold_mask` False) and returns `[N, num_folded * 10]` (or
+      `[N, num_folded, 10]`) raw parameters; pass-through elements are copied unchanged.
+
+    Raw parameter layout: `m_in, r_in, m_out, r_out`, 3 logits of `q+`, 3 logits of `q-`.
+
+    #### References
+
+    [1]: Laurent Dinh, Jascha Sohl-Dickstein, Hugo Larochelle, Razvan Pascanu. A RAD
+         approach to deep mixture models. ICLR 2019 workshop; journal version 2021.
+    """
+
+    def __init__(
+        self,
+        event_size,
+        fold_mask=None,
+        conditioner=None,
+        boundary_conditioned_gating=True,
+        min_boundary_probability=1e-3,
+        log_scale_bound=8.0,
+        validate_args=False,
+        **kwargs,
+    ):
+        """Creates the fold.
+
+        Args:
+          event_size: int, the size `d` of the vectors folded.
+          fold_mask: optional sequence of `d` booleans, True for the folded elements. Default:
+            all folded (free-standing) or, with a conditioner, the last `d - d // 2`.
+          conditioner: optional Keras layer mapping the pass-through elements `[N, d_pass]`
+            to raw fold parameters `[N, num_folded * 10]`. None: free-standing mode.
+          boundary_conditioned_gating: if False, the gating inside `[-1, 1]` is the plain
+            `softmax(s(z))`: the log-density then jumps at the breakpoints (for study only).
+          min_boundary_probability: `min_p` in `(0, 1)`; every boundary probability is at
+            least `min_p / 3`, which bounds the slopes.
+          log_scale_bound: positive `B`; the affine log-scales are `B tanh(raw / B)`.
+          validate_args: if True, piece indices are checked at run time too.
+          **kwargs: passed to `keras.layers.Layer`; `dtype` defaults to
+            `keras.config.floatx()` at construction.
+
+        Raises:
+          ValueError: for impossible hyper-parameters.
+        """
+        kwargs.setdefault("dtype", keras.config.floatx())
+        super().__init__(**kwargs)
+        self.event_size = validation.positive_int(event_size, "event_size")
+        if fold_mask is None:
+            split = self.event_size // 2 if conditioner is not None else 0
+            fold_mask = [i >= split for i in range(self.event_size)]
+        fold_mask = [bool(m) for m in fold_mask]
+        if len(fold_mask) != self.event_size:
+            raise ValueError(
+                f"fold_mask must have event_size={self.event_size} entries, got {len(fold_mask)}."
+            )
+        if not any(fold_mask):
+            raise ValueError("fold_mask folds no element: at least one entry must be True.")
+        if conditioner is not None and all(fold_mask):
+            raise ValueError(
+                "A coupling fold needs at least one pass-through element (a False in fold_mask) "
+                "for its conditioner to read."
+            )
+        if not 0.0 < min_boundary_probability < 1.0:
+            raise ValueError(
+                f"min_boundary_probability must lie in (0, 1), got {min_boundary_probability}."
+            )
+        if not log_scale_bound > 0.0:
+            raise ValueError(f"log_scale_bound must be positive, got {log_scale_bound}.")
+        self.fold_mask = fold_mask
+        self.conditioner = conditioner
+        self.boundary_conditioned_gating = bool(boundary_conditioned_gating)
+        self.min_boundary_probability = float(min_boundary_probability)
+        self.log_scale_bound = float(log_scale_bound)
+        self.validate_args = bool(validate_args)
+        self._folded = np.flatnonzero(fold_mask).astype(np.int32)
+        self._passthrough = np.flatnonzero(~np.asarray(fold_mask)).astype(np.int32)
+        # Position of each element of concat([passthrough, folded]) in the original vector.
+        self._restore = np.argsort(np.concatenate([self._passthrough, self._folded])).astype(
+            np.int32
+        )
+        self.build((None, self.event_size))
+
+    @property
+    def num_folded(self):
+        return len(self._folded)
+
+    @property
+    def num_passthrough(self):
+        return len(self._passthrough)
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        if self.conditioner is None:
+            self.raw_parameters = self.add_weight(
+                shape=(self.num_folded, PARAMETERS_PER_ELEMENT),
+                initializer="zeros",
+                name="raw_parameters",
+            )
+        elif not self.conditioner.built:
+            self.conditioner.build((None, self.num_passthrough))
+        self.built = True
+
+    # ----------------------------------------------------------------------------------------
+    # Splitting a vector into pass-through and folded parts.
+
+    def _split(self, x):
+        return tf.gather(x, self._passthrough, axis=-1), tf.gather(x, self._folded, axis=-1)
+
+    def _merge(self, passthrough, folded):
+        if not self.num_passthrough:
+            return folded
+        return tf.gather(tf.concat([passthrough, folded], axis=-1), self._restore, axis=-1)
+
+    def _convert(self, x, name):
+        x = tf.convert_to_tensor(x, dtype_hint=self.compute_dtype, name=name)
+        if x.dtype != self.compute_dtype:
+            raise ValueError(
+                f"PiecewiseFold {self.name!r} computes in {self.compute_dtype}; `{name}` has "
+                f"dtype {x.dtype.name}. Cast it first."
+            )
+        validation.check_event_size(x, self.event_size, f"`{name}` of PiecewiseFold {self.name!r}")
+        return x
+
+    # ----------------------------------------------------------------------------------------
+    # Parameters.
+
+    def fold_parameters(self, x):
+        """The fold's parameters for a batch of points (of either side of the fold).
+
+        In coupling mode they depend only on the pass-through elements, which `fold` leaves
+        unchanged, so `fold_parameters(x) == fold_parameters(z)`.
+
+        Args:
+          x: `[N, d]` points (data `x` or latent `z`).
+
+        Returns:
+          `FoldParameters` whose tensors are `[N, num_folded]` (coupling) or `[num_folded]`
+          (free-standing; they broadcast against the batch).
+        """
+        if self.conditioner is None:
+            raw = tf.convert_to_tensor(self.raw_parameters)
+        else:
+            passthrough = tf.gather(x, self._passthrough, axis=-1)
+            raw = self.conditioner(passthrough)
+            raw = tf.reshape(raw, [-1, self.num_folded, PARAMETERS_PER_ELEMENT])
+        return fold_parameters_from_raw(raw, self.min_boundary_probability, self.log_scale_bound)
+
+    # ----------------------------------------------------------------------------------------
+    # Density direction and its inverse.
+
+    def call(self, x):
+        return self.fold(x)
+
+    def fold(self, x, parameters=None):
+        """Folds `x` into `(z, k, log_det_jacobian)`.
+
+        Args:
+          x: `[N, d]` points.
+          parameters: optional `FoldParameters` of `x` (computed if None).
+
+        Returns:
+          z: `[N, d]`, the folded points (pass-through elements unchanged).
+          k: `[N, num_folded]` int32 piece indices in {0, 1, 2}.
+          log_det_jacobian: `[N]`, `sum_i r_in + log|f'(u_i)| + r_out`.
+        """
+        x = self._convert(x, "x")
+        p = self.fold_parameters(x) if parameters is None else parameters
+        passthrough, folded = self._split(x)
+        u = folded * tf.exp(p.log_scale_in) + p.shift_in
+        k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
+        u0, v0, sign, log_alpha = _select_piece(k, u < -1.0, u > 1.0, p)
+        v = v0 + sign * tf.exp(log_alpha) * (u - u0)
+        z_folded = v * tf.exp(p.log_scale_out) + p.shift_out
+        log_det = tf.reduce_sum(p.log_scale_in + log_alpha + p.log_scale_out, axis=-1)
+        return self._merge(passthrough, z_folded), k, log_det
+
+    def unfold(self, z, k, parameters=None):
+        """The preimage of `z` in pieces `k`: `x` with `fold(x)[:2] == (z, k)`.
+
+        Args:
+          z: `[N, d]` latent points.
+          k: `[N, num_folded]` integer piece indices in {0, 1, 2}. Where piece `k` is not
+            feasible at `z` (see `feasible_pieces`) the piece's affine map is extended and
+            the result does not fold back to `(z, k)`.
+          parameters: optional `FoldParameters` of `z` (computed if None).
+
+        Returns:
+          `[N, d]` points `x`.
+
+        Raises:
+          ValueError: if `k` is known to hold values outside {0, 1, 2} or has the wrong shape.
+        """
+        z = self._convert(z, "z")
+        k = self._check_piece_indices(k)
+        p = self.fold_parameters(z) if parameters is None else parameters
+        passthrough, z_folded = self._split(z)
+        v = (z_folded - p.shift_out) * tf.exp(-p.log_scale_out)
+        u0, v0, sign, log_alpha = _select_piece(k, v < -1.0, v > 1.0, p)
+        u = u0 + sign * (v - v0) * tf.exp(-log_alpha)
+        x_folded = (u - p.shift_in) * tf.exp(-p.log_scale_in)
+        return self._merge(passthrough, x_folded)
+
+    def _check_piece_indices(self, k):
+        k = tf.convert_to_tensor(k)
+        if not k.dtype.is_integer:
+            raise ValueError(f"Piece indices k must be integers, got dtype {k.dtype.name}.")
+        if k.shape.rank is not None and k.shape.rank >= 1 and k.shape[-1] is not None:
+            if k.shape[-1] != self.num_folded:
+                raise ValueError(
+                    f"Piece indices k must have {self.num_folded} entries on their last axis "
+                    f"(one per folded element), got shape {k.shape}."
+                )
+        value = tf.get_static_value(k)
+        if value is not None and np.any((value < 0) | (value >= NUM_PIECES)):
+            bad = np.unique(value[(value < 0) | (value >= NUM_PIECES)])
+            raise ValueError(f"Piece indices k must lie in {{0, 1, 2}}; got values {bad.tolist()}.")
+        k = tf.cast(k, tf.int32)
+        if self.validate_args:
+            tf.debugging.assert_less(k, NUM_PIECES, message="Piece indices k must be < 3.")
+            tf.debugging.assert_non_negative(k, message="Piece indices k must be >= 0.")
+        return k
+
+    # ----------------------------------------------------------------------------------------
+    # Gating.
+
+    def _normalized_latent(self, z, p):
+        return (tf.gather(z, self._folded, axis=-1) - p.shift_out) * tf.exp(-p.log_scale_out)
+
+    def feasible_pieces(self, z, parameters=None):
+        """Which pieces have a preimage of `z`: bool `[N, num_folded, 3]`.
+
+        All three inside `|v| <= 1`; only `k = 2` above, only `k = 0` below.
+        """
+        z = self._convert(z, "z")
+        p = self.fold_parameters(z) if parameters is None else parameters
+        v = self._normalized_latent(z, p)
+        return tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
+
+    def _inner_logits(self, v, gating_logits, p):
+        """The three gating logits inside `[-1, 1]`, column-wise (rad-math section 3)."""
+        if gating_logits is None:
+            s = (tf.zeros_like(v),) * NUM_PIECES
+        else:
+            s = tf.unstack(
+                tf.reshape(gating_logits, [-1, self.num_folded, NUM_PIECES]), NUM_PIECES, axis=-1
+            )
+        if not self.boundary_conditioned_gating:
+            return s
+        sine = tf.sin(0.5 * np.pi * v)
+        free = 1.0 - tf.square(sine)  # cos^2(pi v / 2): 1 at v = 0, 0 at v = +-1
+        plus, minus = 0.5 * (1.0 + sine), 0.5 * (1.0 - sine)
+        return tuple(
+            free * s[j] + plus * p.log_q_plus[j] + minus * p.log_q_minus[j]
+            for j in range(NUM_PIECES)
+        )
+
+    def gating_log_probs(self, z, gating_logits=None, parameters=None):
+        """`log p(k | z)` for every piece: `[N, num_folded, 3]`, `-inf` where infeasible.
+
+        Args:
+          z: `[N, d]` latent points.
+          gating_logits: raw logits `s(z)`, `[N, num_folded, 3]` (or flattened); None is 0.
+          parameters: optional `FoldParameters` of `z`.
+        """
+        z = self._convert(z, "z")
+        p = self.fold_parameters(z) if parameters is None else parameters
+        v = self._normalized_latent(z, p)
+        logits = self._inner_logits(v, gating_logits, p)
+        normalizer = _logsumexp3(*logits)
+        inner = tf.stack([l - normalizer for l in logits], axis=-1)
+        feasible = tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
+        impossible = tf.fill(tf.shape(inner), tf.constant(-np.inf, inner.dtype))
+        one_hot = tf.where(feasible, tf.zeros_like(inner), impossible)
+        return tf.where(tf.abs(v)[..., None] <= 1.0, inner, one_hot)
+
+    def log_gating_prob(self, z, k, gating_logits=None, parameters=None):
+        """`log p(k | z)` summed over the folded elements: `[N]`.
+
+        `k` must be feasible at `z` (as `fold` returns it); outside `[-1, 1]` the only
+        feasible piece has probability 1.
+        """
+        z = self._convert(z, "z")
+        p = self.fold_parameters(z) if parameters is None else parameters
+        v = self._normalized_latent(z, p)
+        logits = self._inner_logits(v, gating_logits, p)
+        chosen = tf.where(
+            tf.equal(k, 0), logits[0], tf.where(tf.equal(k, 1), logits[1], logits[2])
+        )
+        log_prob = chosen - _logsumexp3(*logits)
+        return tf.reduce_sum(tf.where(tf.abs(v) <= 1.0, log_prob, tf.zeros_like(v)), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            event_size=self.event_size,
+            fold_mask=self.fold_mask,
+            conditioner=(
+                None
+                if self.conditioner is None
+                else keras.saving.serialize_keras_object(self.conditioner)
+            ),
+            boundary_conditioned_gating=self.boundary_conditioned_gating,
+            min_boundary_probability=self.min_boundary_probability,
+            log_scale_bound=self.log_scale_bound,
+            validate_args=self.validate_args,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("conditioner") is not None:
+            config["conditioner"] = keras.saving.deserialize_keras_object(config["conditioner"])
+        return cls(**config)

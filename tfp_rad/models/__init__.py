@@ -1,0 +1,7 @@
+"""Keras 3 density models: `RADFlow` and the `RealNVPFlow` baseline."""
+
+from tfp_rad.models.flow_model import FlowModel
+from tfp_rad.models.rad_flow import RADFlow
+from tfp_rad.models.real_nvp_flow import RealNVPFlow, ShiftAndLogScale
+
+__all__ = ["FlowModel", "RADFlow", "RealNVPFlow", "ShiftAndLogScale"]

@@ -1,0 +1,154 @@
+"""`FlowModel`: the Keras surface shared by every density model of tfp_rad.
+
+Keras owns every layer and variable; the `tfd.Distribution` is a cheap view rebuilt from
+them on each use (TFP does not see Keras 3 variables, and Keras does not see inside TFP
+objects).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_rad import validation
+
+tfd = tfp.distributions
+
+
+class FlowModel(keras.Model):
+    """A Keras model whose output is `log p(x)` and whose training loss is the mean NLL.
+
+    Subclasses build their layers in `__init__` (in the model's dtype, which defaults to
+    `keras.config.floatx()` at construction) and implement `_make_distribution()`.
+
+    - `model(x)` and `model.predict(x)` return `log p(x)`;
+    - `fit(x)` minimizes `-mean log p(x)` (reported as `loss`), `evaluate(x)` returns it;
+    - `distribution` is a `tfd.Distribution` with event shape `[event_size]`;
+    - `log_prob(x)` and `sample(n, seed)` are shortcuts to it.
+    """
+
+    def __init__(self, event_size, num_layers, hidden_units, **kwargs):
+        kwargs.setdefault("dtype", keras.config.floatx())
+        super().__init__(**kwargs)
+        self.event_size = validation.positive_int(event_size, "event_size")
+        self.num_layers = validation.positive_int(num_layers, "num_layers")
+        self.hidden_units = validation.positive_int(hidden_units, "hidden_units")
+
+    def _base_distribution(self):
+        """The standard normal latent, `N(0, I_d)`, in the model's dtype."""
+        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.event_size], self.compute_dtype))
+
+    def _make_distribution(self):
+        raise NotImplementedError
+
+    @property
+    def distribution(self):
+        """The model's density as a `tfd.Distribution` (built from the model's layers)."""
+        return self._make_distribution()
+
+    def _as_points(self, x):
+        x = tf.convert_to_tensor(x)
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            raise ValueError(f"Points must be real numbers; got dtype {x.dtype.name}.")
+        validation.check_event_size(x, self.event_size, f"Input of {self.name}")
+        return tf.cast(x, self.compute_dtype)
+
+    def call(self, x):
+        return self.distribution.log_prob(self._as_points(x))
+
+    def log_prob(self, x):
+        """`log p(x)` for points `[..., event_size]`; returns `[...]`."""
+        return self(x)
+
+    def sample(self, n, seed=None):
+        """Draws `n` exact samples `[n, event_size]`.
+
+        Args:
+          n: positive int.
+          seed: an int or a stateless seed pair (the same seed gives the same samples), or
+            None for fresh randomness.
+        """
+        n = validation.positive_int(n, "n")
+        if isinstance(seed, int):
+            seed = tf.constant([0, seed], tf.int32)  # stateless: reproducible
+        return self.distribution.sample(n, seed=seed)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean negative log-likelihood of the batch (`y_pred` is `log p(x)`).
+
+        Divided by the number of replicas under a `tf.distribute` strategy, whose optimizer
+        sums the replicas' gradients.
+        """
+        nll = -y_pred
+        if sample_weight is None:
+            loss = tf.reduce_mean(nll)
+        else:
+            weight = tf.cast(tf.reshape(sample_weight, tf.shape(nll)), nll.dtype)
+            loss = tf.reduce_sum(weight * nll) / tf.reduce_sum(weight)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+    def _checked(self, x, what):
+        if validation.is_array_like(x):
+            return validation.points_array(x, self.event_size, self.compute_dtype, what)
+        return x
+
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit` on points `x` `[n, event_size]`, checked before any step runs.
+
+        Numpy arrays and eager tensors are checked (rank, event size, empty, NaN/inf) and cast
+        to the model's dtype; `tf.data` datasets pass through unchecked.
+        """
+        x = self._checked(x, "Training data")
+        validation_data = kwargs.get("validation_data")
+        if validation_data is not None and validation.is_array_like(validation_data):
+            kwargs["validation_data"] = (self._checked(validation_data, "Validation data"),)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """`keras.Model.evaluate`: the mean negative log-likelihood of `x`."""
+        return super().evaluate(self._checked(x, "Evaluation data"), *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            event_size=self.event_size,
+            num_layers=self.num_layers,
+            hidden_units=self.hidden_units,
+        )
+        return config
+
+
+def mlp(hidden_units, output_units, name, dtype=None, zero_output=False):
+    """A one-hidden-layer ReLU MLP with a linear output, as in the paper's experiments.
+
+    With `zero_output` the output layer starts at zero (a conditioner then starts every
+    layer at the same fixed map: the uniform 3-fold for RAD, the identity for Real NVP),
+    which keeps a deep stack from amplifying its inputs layer after layer at
+    initialization.
+    """
+    dtype = dtype or keras.config.floatx()
+    output_initializer = "zeros" if zero_output else "glorot_uniform"
+    return keras.Sequential(
+        [
+            keras.layers.Dense(hidden_units, activation="relu", name="hidden", dtype=dtype),
+            keras.layers.Dense(
+                output_units, kernel_initializer=output_initializer, name="output", dtype=dtype
+            ),
+        ],
+        name=name,
+    )
+
+
+def alternating_masks(event_size, num_layers):
+    """Coupling masks that alternate halves: True marks the elements a layer transforms.
+
+    Layer `i` transforms the last `d - d // 2` elements when `i` is even, the first
+    `d - d // 2` when odd, so two consecutive layers touch every element.
+    """
+    split = event_size // 2
+    masks = []
+    for i in range(num_layers):
+        mask = np.arange(event_size) >= split
+        masks.append(mask if i % 2 == 0 else mask[::-1])
+    return [m.tolist() for m in masks]
