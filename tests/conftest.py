@@ -32,20 +32,26 @@ def randomize(layer, seed, scale=1.0):
         variable.assign(rng.normal(0.0, scale, variable.shape).astype(variable.dtype))
 
 
-def randomize_rad(model, seed, scale=0.3, gating_scale=1.0, affine_scale=0.25):
+def randomize_rad(model, seed, scale=0.3, gating_scale=1.0, affine_scale=0.25, tanh_scale=2.0):
     """Randomizes a RADFlow far from its initialization, yet with moderate affine maps.
 
-    Conditioners get `N(0, scale^2)` draws, free-standing fold parameters and gating
-    networks `N(0, gating_scale^2)`; then the raw columns that feed the affine maps
-    `m_in, r_in, m_out, r_out` are scaled by `affine_scale`. Boundary probabilities and
-    gating logits end up far from uniform, while the scales of stacked layers do not
-    compound into a density too wide for quadrature.
+    Conditioners get `N(0, scale^2)` draws and output scale `tanh_scale`; free-standing fold
+    parameters and gating networks `N(0, gating_scale^2)`; then the raw columns that feed
+    the affine maps `m_in, r_in, m_out, r_out` are scaled by `affine_scale`. Boundary
+    probabilities and gating logits end up far from uniform, while the scales of stacked
+    layers do not compound into a density too wide for quadrature.
     """
     rng = np.random.default_rng(seed)
     for fold, gating in zip(model.folds, model.gatings):
-        owner = fold if fold.conditioner is None else fold.conditioner
-        outputs = {id(v) for v in (fold if fold.conditioner is None else owner.layers[-1]).weights}
+        if fold.conditioner is None:
+            owner, outputs = fold, {id(fold.raw_parameters)}
+        else:
+            owner = fold.conditioner
+            outputs = {id(v) for v in owner.get_layer("output").weights}
         for variable in owner.trainable_variables:
+            if variable.shape == ():  # the ScaledTanh output range
+                variable.assign(tanh_scale)
+                continue
             std = scale if fold.conditioner is not None else gating_scale
             value = rng.normal(0.0, std, variable.shape)
             if id(variable) in outputs:  # raw [n, 10], or the output Dense [h, n * 10], [n * 10]

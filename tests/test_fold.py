@@ -8,7 +8,7 @@ from conftest import breakpoints, randomize
 
 from tfp_rad import PiecewiseFold
 from tfp_rad.fold import fold_parameters_from_raw
-from tfp_rad.models.flow_model import mlp
+from tfp_rad.models.layers import mlp
 
 
 def random_raw(seed, n=7, dtype=np.float64, scale=2.0):

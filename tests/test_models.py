@@ -54,8 +54,9 @@ def test_one_dimensional_rad_flow_stacks_free_standing_folds():
 
 
 def test_parameter_counts_of_the_paper_architectures():
-    # RAD layer: conditioner 1->8->10, gating 2->8->3. Real NVP: 1->56->2 and a scalar.
-    assert RADFlow(2).count_params() == 6 * ((1 * 8 + 8) + (8 * 10 + 10) + (2 * 8 + 8) + 27)
+    # RAD layer: conditioner 1->8->10 and its tanh scale, gating 2->8->3.
+    # Real NVP layer: 1->56->2 and its tanh scale.
+    assert RADFlow(2).count_params() == 6 * ((1 * 8 + 8) + (8 * 10 + 10) + 1 + (2 * 8 + 8) + 27)
     assert RealNVPFlow(2).count_params() == 6 * ((1 * 56 + 56) + (56 * 2 + 2) + 1)
 
 

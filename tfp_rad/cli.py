@@ -11,6 +11,9 @@ import sys
 
 from tfp_rad import datasets
 
+MODELS = ("rad", "real_nvp")
+LEARNING_RATE = 5e-3  # Adam's learning rate in `train` and `reproduce`
+
 
 def _train_parser(subparsers):
     parser = subparsers.add_parser(
@@ -19,10 +22,10 @@ def _train_parser(subparsers):
         description="Trains a flow, prints train/test log-likelihood, writes results and plots.",
     )
     parser.add_argument("--dataset", default="two_moons", choices=datasets.NAMES)
-    parser.add_argument("--model", default="rad", choices=["rad", "real_nvp"])
+    parser.add_argument("--model", default="rad", choices=MODELS)
     parser.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--learning-rate", type=float, default=5e-3)
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument(
         "--hidden-units", type=int, default=None, help="default: 8 for rad, 56 for real_nvp"
@@ -42,6 +45,9 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command")
     _train_parser(subparsers)
+    from tfp_rad import reproduce  # here, not at the top: reproduce imports this module
+
+    reproduce.add_parser(subparsers)
     return parser
 
 
@@ -70,6 +76,18 @@ def make_model(kind, event_size, num_layers, hidden_units):
     return RealNVPFlow(event_size, num_layers=num_layers, hidden_units=hidden_units or 56)
 
 
+def train_test_data(dataset, num_train, num_test, seed):
+    """The training and test sets of the run with seed `seed`: `(x_train, x_test)`.
+
+    They are drawn with data seeds `2 seed + 1` and `2 seed + 2`: the test set is fresh
+    points, and different seeds never share a dataset.
+    """
+    return (
+        datasets.load(dataset, num_train, seed=2 * seed + 1),
+        datasets.load(dataset, num_test, seed=2 * seed + 2),
+    )
+
+
 def run_train(args):
     import keras
 
@@ -78,8 +96,7 @@ def run_train(args):
     output = args.output or os.path.join("outputs", f"{args.dataset}-{args.model}")
     os.makedirs(output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-    x_train = datasets.load(args.dataset, args.num_train, seed=2 * args.seed + 1)
-    x_test = datasets.load(args.dataset, args.num_test, seed=2 * args.seed + 2)
+    x_train, x_test = train_test_data(args.dataset, args.num_train, args.num_test, args.seed)
     model = make_model(args.model, 2, args.num_layers, args.hidden_units)
     print(
         f"Training {type(model).__name__} ({model.count_params()} parameters) on "

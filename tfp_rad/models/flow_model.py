@@ -119,27 +119,6 @@ class FlowModel(keras.Model):
         return config
 
 
-def mlp(hidden_units, output_units, name, dtype=None, zero_output=False):
-    """A one-hidden-layer ReLU MLP with a linear output, as in the paper's experiments.
-
-    With `zero_output` the output layer starts at zero (a conditioner then starts every
-    layer at the same fixed map: the uniform 3-fold for RAD, the identity for Real NVP),
-    which keeps a deep stack from amplifying its inputs layer after layer at
-    initialization.
-    """
-    dtype = dtype or keras.config.floatx()
-    output_initializer = "zeros" if zero_output else "glorot_uniform"
-    return keras.Sequential(
-        [
-            keras.layers.Dense(hidden_units, activation="relu", name="hidden", dtype=dtype),
-            keras.layers.Dense(
-                output_units, kernel_initializer=output_initializer, name="output", dtype=dtype
-            ),
-        ],
-        name=name,
-    )
-
-
 def alternating_masks(event_size, num_layers):
     """Coupling masks that alternate halves: True marks the elements a layer transforms.
 

@@ -3,7 +3,8 @@
 import keras
 
 from tfp_rad.fold import NUM_PIECES, PARAMETERS_PER_ELEMENT, PiecewiseFold
-from tfp_rad.models.flow_model import FlowModel, alternating_masks, mlp
+from tfp_rad.models.flow_model import FlowModel, alternating_masks
+from tfp_rad.models.layers import mlp
 from tfp_rad.rad_distribution import RADDistribution
 
 
@@ -15,9 +16,10 @@ class RADFlow(FlowModel):
     `event_size >= 2` a coupling fold whose conditioner reads one half of the vector and
     folds the other, alternating halves from layer to layer (rad-math section 5). Each
     layer's gating `s(z)` and each conditioner are one-hidden-layer ReLU MLPs of
-    `hidden_units` units with a linear output. Conditioners' output layers (and
-    free-standing folds' parameters) start at zero, so every layer starts as the uniform
-    3-fold of `[-1, 1]` (slopes 3 inside, identity outside).
+    `hidden_units` units; the gating's output is linear, the conditioner's a tanh scaled by
+    a learned scalar, as in the paper. Conditioners' output layers (and free-standing
+    folds' parameters) start at zero, so every layer starts as the uniform 3-fold of
+    `[-1, 1]` (slopes 3 inside, identity outside).
 
     The density is the nested `RADDistribution`
 
@@ -55,6 +57,7 @@ class RADFlow(FlowModel):
                     f"conditioner_{i}",
                     self.dtype_policy.name,
                     zero_output=True,
+                    scaled_tanh=True,
                 )
             self.folds.append(
                 PiecewiseFold(

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad.models.flow_model import FlowModel, mlp
+from tfp_rad.models.flow_model import FlowModel
+from tfp_rad.models.layers import ScaledTanh, mlp
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -15,8 +16,8 @@ class ShiftAndLogScale(keras.layers.Layer):
     """Real NVP conditioner: `(shift, log_scale)` with `log_scale = c tanh(h)`.
 
     A one-hidden-layer ReLU MLP maps the masked half `x_a` to `(shift, h)`; the scalar `c`
-    is learned (initialized to 1), as in the paper's baseline. The output layer starts at
-    zero, so each coupling starts as the identity.
+    is learned (`ScaledTanh`, initialized to 1), as in the paper's baseline. The output
+    layer starts at zero, so each coupling starts as the identity.
     """
 
     def __init__(self, hidden_units, output_units, input_units, **kwargs):
@@ -28,20 +29,18 @@ class ShiftAndLogScale(keras.layers.Layer):
         self.network = mlp(
             hidden_units, 2 * output_units, "network", self.dtype_policy.name, zero_output=True
         )
+        self.log_scale = ScaledTanh(name="log_scale", dtype=self.dtype_policy)
         self.build((None, input_units))
 
     def build(self, input_shape):
         if self.built:
             return
         self.network.build((None, self.input_units))
-        self.log_scale_factor = self.add_weight(
-            shape=(), initializer="ones", name="log_scale_factor"
-        )
         self.built = True
 
     def call(self, x):
         shift, raw = tf.split(self.network(x), 2, axis=-1)
-        return shift, self.log_scale_factor * tf.tanh(raw)
+        return shift, self.log_scale(raw)
 
     def get_config(self):
         config = super().get_config()
