@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from tfp_rad import datasets
+from tfp_rad import datasets, training
 
 MODELS = ("rad", "real_nvp")
 LEARNING_RATE = 5e-3  # Adam's learning rate in `train` and `reproduce`
@@ -26,6 +26,9 @@ def _train_parser(subparsers):
     parser.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument(
+        "--decay", default="cosine", choices=training.DECAYS, help="learning-rate schedule"
+    )
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument(
         "--hidden-units", type=int, default=None, help="default: 8 for rad, 56 for real_nvp"
@@ -91,7 +94,7 @@ def train_test_data(dataset, num_train, num_test, seed):
 def run_train(args):
     import keras
 
-    from tfp_rad import plotting, training
+    from tfp_rad import plotting
 
     output = args.output or os.path.join("outputs", f"{args.dataset}-{args.model}")
     os.makedirs(output, exist_ok=True)
@@ -108,6 +111,7 @@ def run_train(args):
         args.steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        decay=args.decay,
         seed=args.seed,
         jit_compile=not args.no_jit,
         verbose=args.verbose,

@@ -29,29 +29,40 @@ def log_prob_grid(log_prob, bounds, resolution=200):
 
 def plot_samples(panels, path, bounds, title=None):
     """Side-by-side scatter plots, one per `(name, points [n, 2])` panel, saved to `path`."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (name, points) in zip(axes[0], panels):
+
+    def draw(ax, points):
         ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4, rasterized=True)
-        _style(ax, name, bounds)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+    _save_panels(panels, path, bounds, draw, title)
 
 
 def plot_densities(panels, path, bounds, resolution=200, title=None):
-    """Heat maps of `exp(log_prob)`, one per `(name, log_prob_fn)` panel, saved to `path`."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (name, log_prob) in zip(axes[0], panels):
-        _, log_density = log_prob_grid(log_prob, bounds, resolution)
+    """Heat maps of `exp(log_prob)`, one per `(name, log_prob_fn)` panel, saved to `path`.
+
+    All panels share the colour scale of the first (put the true density first): a model's
+    density spikes then saturate instead of washing out the picture.
+    """
+    densities = [np.exp(log_prob_grid(fn, bounds, resolution)[1]) for _, fn in panels]
+    top = float(np.max(densities[0]))
+
+    def draw(ax, density):
         ax.imshow(
-            np.exp(log_density),
+            density,
             origin="lower",
             extent=(bounds[0], bounds[1], bounds[0], bounds[1]),
             cmap="viridis",
+            vmin=0.0,
+            vmax=top,
             interpolation="nearest",
         )
+
+    _save_panels([(name, d) for (name, _), d in zip(panels, densities)], path, bounds, draw, title)
+
+
+def _save_panels(panels, path, bounds, draw, title):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    for ax, (name, item) in zip(axes[0], panels):
+        draw(ax, item)
         _style(ax, name, bounds)
     if title:
         fig.suptitle(title)

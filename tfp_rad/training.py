@@ -9,6 +9,8 @@ import tensorflow as tf
 
 from tfp_rad import validation
 
+DECAYS = ("cosine", "none")
+
 
 def fit_steps(
     model,
@@ -16,6 +18,7 @@ def fit_steps(
     steps,
     batch_size=500,
     learning_rate=5e-3,
+    decay="cosine",
     seed=0,
     steps_per_epoch=None,
     steps_per_execution=50,
@@ -24,6 +27,9 @@ def fit_steps(
     callbacks=None,
 ):
     """Compiles `model` with Adam and runs `steps` minibatch steps of `fit` on `x`.
+
+    The learning rate decays from `learning_rate` to 0 along a cosine over the `steps`
+    (`decay="cosine"`, Keras's `CosineDecay`) or stays constant (`decay="none"`).
 
     The data are shuffled (seeded) and repeated, so `steps` counts optimizer steps whatever
     the data size; Keras reports the loss (mean NLL) once per "epoch" of `steps_per_epoch`
@@ -36,6 +42,10 @@ def fit_steps(
     batch_size = validation.positive_int(batch_size, "batch_size")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}.")
+    if decay not in DECAYS:
+        raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}.")
+    if decay == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Training data")
     steps_per_epoch = steps_per_epoch or min(steps, 500)
     epochs = math.ceil(steps / steps_per_epoch)
@@ -56,6 +66,7 @@ def fit_steps(
         dataset,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # the dataset shuffles itself
         verbose=verbose,
         callbacks=callbacks,
     )

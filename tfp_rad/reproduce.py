@@ -1,0 +1,564 @@
+"""`tfp-rad reproduce`: the paper's comparison of RAD and Real NVP, resumable.
+
+The protocol is that of rad-math §6, after Dinh, Sohl-Dickstein, Larochelle and Pascanu,
+"A RAD approach to deep mixture models" (Section 4.1): on each 2-D problem of
+`tfp_rad.datasets`, train
+
+* RAD (`RADFlow`): 6 coupling layers whose conditioner and gating networks have 8 hidden
+  units, and
+* Real NVP (`RealNVPFlow`, TFP's `tfb.RealNVP`): 6 coupling layers of 56 hidden units,
+
+both on a standard normal base, with Adam for 50,000 steps of batch 500 on 10,000
+training points (learning rate and schedule by default those of `tfp-rad train`); report
+the mean log-likelihood of the training points and of 10,000 fresh test points, as mean
+and std over 3 seeds, and both models' parameter counts.
+Seed `k` draws its data as `tfp-rad train --seed k` does (`cli.train_test_data`).
+
+The output directory holds
+
+* `runs/<problem>-<model>-seed<k>.json`, one per finished run: its `config`, the train
+  and test log-likelihoods, the true density's on the same points (`oracle_*`), the
+  parameter count, the wall times and `cli.versions()`;
+* `models/<problem>-<model>-seed<k>.keras`, the trained model
+  (`keras.saving.load_model`);
+* `table.md`, the results, built from the JSON files alone (`write_table`,
+  `tfp-rad reproduce --table-only`).
+
+Resuming: a run writes its model, then its JSON, each to a hidden `.<name>.partial.<ext>`
+file that `os.replace` then renames, so a JSON appears whole and only once its run is
+finished. Every invocation deletes leftover partial files and skips the runs whose JSON
+exists, so a killed invocation loses at most the run in progress. An output directory
+holds one protocol: if a JSON there was made with other settings (steps, batch size,
+learning rate or schedule, data sizes or architecture), `reproduce` refuses to start and names the
+file and the settings that differ, rather than mix or overwrite results; use another
+`--output`, or delete those runs to redo them. Run one invocation per directory at a time.
+"""
+
+import argparse
+import functools
+import json
+import os
+import shlex
+import time
+
+import keras
+import numpy as np
+
+from tfp_rad import cli, datasets, training, validation
+
+NUM_LAYERS = 6
+HIDDEN_UNITS = {"rad": 8, "real_nvp": 56}
+MAX_SEED = 2**30 - 2  # the largest seed whose data seed 2 seed + 2 is a valid dataset seed
+_SETTINGS = ("steps", "batch_size", "learning_rate", "decay", "num_train", "num_test")
+_RESULTS = (
+    "parameters",
+    "train_log_likelihood",
+    "test_log_likelihood",
+    "oracle_train_log_likelihood",
+    "oracle_test_log_likelihood",
+    "versions",
+)
+_PARTIAL = ".partial"
+_TABLE = "table.md"
+
+
+class ReproduceError(ValueError):
+    """A request that `reproduce` refuses, with a message that says why."""
+
+
+def run_name(problem, model, seed):
+    """`<problem>-<model>-seed<k>`: the name of a run's JSON and model files."""
+    return f"{problem}-{model}-seed{seed}"
+
+
+def run(
+    output="results/paper",
+    problems=datasets.NAMES,
+    models=cli.MODELS,
+    seeds=(0, 1, 2),
+    steps=50_000,
+    batch_size=500,
+    learning_rate=cli.LEARNING_RATE,
+    decay="cosine",
+    num_train=10_000,
+    num_test=10_000,
+    jit_compile=True,
+    verbose=1,
+):
+    """Trains the protocol's unfinished runs one by one, keeping `<output>/table.md` current.
+
+    Runs go seed by seed (all problems and models of seed 0 first), so an interrupted
+    reproduction already has a full table with fewer seeds. Each finished run is written
+    at once; runs already finished in `output` are skipped.
+
+    Args:
+      output: the output directory (created if needed).
+      problems: names from `datasets.NAMES`.
+      models: names from `cli.MODELS` (`"rad"`, `"real_nvp"`).
+      seeds: non-empty integers in `[0, MAX_SEED]`.
+      steps, batch_size, learning_rate, decay: Adam's schedule (`training.fit_steps`), by
+        default that of `tfp-rad train`.
+      num_train, num_test: points in each seed's training and test sets.
+      jit_compile: train with XLA.
+      verbose: 0 silent, 1 or 2 for Keras progress bars (over runs, and within each run).
+
+    Returns:
+      The names (`run_name`) of the runs this call trained, in order: `[]` when all were
+      already finished.
+
+    Raises:
+      ValueError: for non-positive sizes or learning rate; `ReproduceError` (a
+        `ValueError`) for unknown or no problems or models, bad or no seeds, or an output
+        directory with runs of another protocol or unreadable run files. Nothing is trained
+        or written then.
+    """
+    problems = _names(problems, datasets.NAMES, "problem")
+    models = _names(models, cli.MODELS, "model")
+    seeds = _seeds(seeds)
+    settings = {
+        "steps": validation.positive_int(steps, "steps"),
+        "batch_size": validation.positive_int(batch_size, "batch_size"),
+        "learning_rate": float(learning_rate),
+        "decay": decay,
+        "num_train": validation.positive_int(num_train, "num_train"),
+        "num_test": validation.positive_int(num_test, "num_test"),
+    }
+    if not np.isfinite(settings["learning_rate"]) or settings["learning_rate"] <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    if decay not in training.DECAYS:
+        raise ValueError(f"decay must be one of {', '.join(training.DECAYS)}, got {decay!r}.")
+    for path, record in load_runs(output).items():
+        _check_protocol(path, record, settings, "this invocation")
+    for directory in (output, os.path.join(output, "runs"), os.path.join(output, "models")):
+        os.makedirs(directory, exist_ok=True)
+        _remove_partials(directory)
+    plan = [
+        _config(problem, model, seed, settings)
+        for seed in seeds
+        for problem in problems
+        for model in models
+    ]
+    pending = [config for config in plan if not os.path.exists(_run_path(output, config))]
+    if verbose:
+        print(
+            f"tfp-rad reproduce: {len(plan)} runs, {len(plan) - len(pending)} already "
+            f"finished in {os.path.join(output, 'runs')}, {len(pending)} to train."
+        )
+    if len(pending) < len(plan):
+        write_table(output)
+    machine = cli.versions()
+    progress = keras.utils.Progbar(
+        len(pending), verbose=verbose, unit_name="run", stateful_metrics=["test_ll"]
+    )
+    executed = []
+    for config in pending:
+        name = run_name(config["problem"], config["model"], config["seed"])
+        if verbose:
+            print(f"\n{name}: {config['steps']} steps of batch {config['batch_size']}")
+        record = _train(config, output, machine, jit_compile, verbose)
+        executed.append(name)
+        write_table(output)
+        progress.add(1, values=[("test_ll", record["test_log_likelihood"])])
+    return executed
+
+
+def load_runs(output):
+    """The finished runs in `<output>/runs`: a dict from each JSON's path to its contents.
+
+    Raises:
+      ReproduceError: for a JSON file that is not a run of `reproduce`.
+    """
+    directory = os.path.join(output, "runs")
+    if not os.path.isdir(directory):
+        return {}
+    paths = [
+        os.path.join(directory, name)
+        for name in sorted(os.listdir(directory))
+        if name.endswith(".json") and not name.startswith(".")
+    ]
+    return {path: _read_run(path) for path in paths}
+
+
+def write_table(output):
+    """Writes `<output>/table.md` from the run JSONs alone and returns its path.
+
+    Raises:
+      ReproduceError: when there are no finished runs, or they are not of one protocol.
+    """
+    records = list(load_runs(output).values())
+    if not records:
+        raise ReproduceError(
+            f"No finished runs in {os.path.join(output, 'runs')}: nothing to tabulate. "
+            "Run `tfp-rad reproduce` first."
+        )
+    text = _format_table(records, output)
+    path = os.path.join(output, _TABLE)
+    _replace(path, lambda partial: _write_text(partial, text))
+    return path
+
+
+def _format_table(records, output):
+    """The markdown of `table.md` for run records (as in the JSON files) from `output`.
+
+    A header (the command that reproduces the table, the machines, the steps), then a table
+    of test and one of train log-likelihoods with a row per problem: each model's mean ±
+    sample std over seeds (n seeds), the true density's log-likelihood on the same points
+    (the oracle, mean over seeds), RAD minus Real NVP (mean ± std of the per-seed
+    differences: the two models of a seed see the same data) and both parameter counts.
+    """
+    settings = {key: records[0]["config"][key] for key in _SETTINGS}
+    reference = _run_path(output, records[0]["config"])
+    for record in records[1:]:
+        _check_protocol(_run_path(output, record["config"]), record, settings, reference)
+    problems = _present(records, "problem", datasets.NAMES)
+    seeds = sorted({record["config"]["seed"] for record in records})
+    command = ["tfp-rad", "reproduce", "--problems", *problems]
+    command += ["--models", *_present(records, "model", cli.MODELS)]
+    command += ["--steps", str(settings["steps"])]
+    command += ["--seeds", *map(str, seeds), "--output", output]
+    command += ["--learning-rate", repr(settings["learning_rate"]), "--decay", settings["decay"]]
+    command += ["--batch-size", str(settings["batch_size"])]
+    command += ["--num-train", str(settings["num_train"]), "--num-test", str(settings["num_test"])]
+    machines = []
+    for record in records:
+        machine = ", ".join(f"{name} {value}" for name, value in record["versions"].items())
+        if machine not in machines:
+            machines.append(machine)
+    lines = [
+        "# RAD vs Real NVP on the paper's 2-D problems",
+        "",
+        "Protocol of rad-math §6 (Dinh et al., \"A RAD approach to deep mixture models\", "
+        f"§4.1): {NUM_LAYERS} coupling layers, {HIDDEN_UNITS['rad']} hidden units in RAD's "
+        f"conditioners and gatings, {HIDDEN_UNITS['real_nvp']} in Real NVP's, standard "
+        "normal base.",
+        "",
+        f"- Command: `{shlex.join(command)}`",
+        *(f"- Machine: {machine}" for machine in machines),
+        f"- Steps: {settings['steps']} Adam steps of batch {settings['batch_size']} "
+        f"(learning rate {settings['learning_rate']}, decay {settings['decay']}) on "
+        f"{settings['num_train']} training points; {settings['num_test']} fresh test points "
+        "per seed.",
+        "",
+        "Log-likelihoods in nats per point: mean ± sample std over seeds (n seeds; no std "
+        "for one seed). Oracle: the true density's, on the same points, mean over seeds. "
+        "RAD − Real NVP: mean ± std of the per-seed differences.",
+    ]
+    for title, split in (("Test", "test"), ("Train", "train")):
+        lines += ["", f"## {title} log-likelihood", ""]
+        lines += _markdown_table(
+            [
+                "problem",
+                "RAD",
+                "Real NVP",
+                "oracle",
+                "RAD − Real NVP",
+                "RAD parameters",
+                "Real NVP parameters",
+            ],
+            [_row(records, problem, split) for problem in problems],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def add_parser(subparsers):
+    """Adds the `reproduce` subcommand to the `tfp-rad` parser's `subparsers`."""
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="the paper's RAD vs Real NVP comparison (rad-math §6), resumable",
+        description=(
+            "Trains RAD and Real NVP on the 2-D problems with the paper's protocol "
+            "(rad-math §6), one JSON and one .keras model per run under OUTPUT/runs and "
+            "OUTPUT/models, and writes OUTPUT/table.md. Finished runs are skipped, so a "
+            "killed reproduction resumes where it stopped; an OUTPUT with runs of other "
+            "settings is refused."
+        ),
+    )
+    parser.add_argument(
+        "--problems", nargs="+", default=list(datasets.NAMES), choices=datasets.NAMES,
+        metavar="PROBLEM", help=f"default: all of {' '.join(datasets.NAMES)}",
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=list(cli.MODELS), choices=cli.MODELS, metavar="MODEL",
+        help=f"default: {' '.join(cli.MODELS)}",
+    )
+    parser.add_argument("--steps", type=_positive_int, default=50_000, help="default 50000")
+    parser.add_argument(
+        "--seeds", nargs="+", type=_seed, default=[0, 1, 2], metavar="SEED", help="default 0 1 2"
+    )
+    parser.add_argument("--output", default="results/paper", help="default results/paper")
+    parser.add_argument(
+        "--learning-rate", type=_positive_float, default=cli.LEARNING_RATE,
+        help=f"Adam's learning rate (default {cli.LEARNING_RATE}, as `train`)",
+    )
+    parser.add_argument(
+        "--decay", default="cosine", choices=training.DECAYS,
+        help="learning-rate schedule (default cosine, as `train`)",
+    )
+    parser.add_argument("--batch-size", type=_positive_int, default=500)
+    parser.add_argument("--num-train", type=_positive_int, default=10_000)
+    parser.add_argument("--num-test", type=_positive_int, default=10_000)
+    parser.add_argument("--no-jit", action="store_true", help="train without XLA")
+    parser.add_argument(
+        "--table-only", action="store_true",
+        help="only rewrite OUTPUT/table.md from the run JSONs",
+    )
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    parser.set_defaults(run=functools.partial(_command, parser))
+
+
+def _command(parser, args):
+    """Runs `tfp-rad reproduce`; a `ReproduceError` becomes an argparse error (exit 2)."""
+    try:
+        if args.table_only:
+            write_table(args.output)
+        else:
+            run(
+                args.output,
+                problems=args.problems,
+                models=args.models,
+                seeds=args.seeds,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                decay=args.decay,
+                num_train=args.num_train,
+                num_test=args.num_test,
+                jit_compile=not args.no_jit,
+                verbose=args.verbose,
+            )
+    except ReproduceError as error:
+        parser.error(str(error))
+    print(f"Wrote {os.path.join(args.output, _TABLE)}")
+    return 0
+
+
+def _train(config, output, machine, jit_compile, verbose):
+    """Trains and evaluates one run, then saves its model and its JSON; returns the record."""
+    start = time.perf_counter()
+    problem, model_name, seed = config["problem"], config["model"], config["seed"]
+    keras.backend.clear_session()  # Keras's advice for models built in a loop
+    keras.utils.set_random_seed(seed)
+    x_train, x_test = cli.train_test_data(problem, config["num_train"], config["num_test"], seed)
+    model = cli.make_model(model_name, 2, config["num_layers"], config["hidden_units"])
+    _, train_seconds = training.fit_steps(
+        model,
+        x_train,
+        config["steps"],
+        batch_size=config["batch_size"],
+        learning_rate=config["learning_rate"],
+        decay=config["decay"],
+        seed=seed,
+        jit_compile=jit_compile,
+        verbose=verbose,
+    )
+    record = {
+        "config": config,
+        "parameters": model.count_params(),
+        "train_log_likelihood": training.mean_log_likelihood(model, x_train),
+        "test_log_likelihood": training.mean_log_likelihood(model, x_test),
+        "oracle_train_log_likelihood": datasets.oracle_log_likelihood(problem, x_train),
+        "oracle_test_log_likelihood": datasets.oracle_log_likelihood(problem, x_test),
+        "train_seconds": train_seconds,
+        "jit_compile": jit_compile,
+        "versions": machine,
+    }
+    name = run_name(problem, model_name, seed)
+    _replace(os.path.join(output, "models", f"{name}.keras"), model.save)
+    record["wall_seconds"] = time.perf_counter() - start
+    text = json.dumps(record, indent=2) + "\n"
+    _replace(_run_path(output, config), lambda partial: _write_text(partial, text))
+    return record
+
+
+def _config(problem, model, seed, settings):
+    """The full configuration of one run of the protocol."""
+    return {
+        "problem": problem,
+        "model": model,
+        "seed": seed,
+        "num_layers": NUM_LAYERS,
+        "hidden_units": HIDDEN_UNITS[model],
+        **settings,
+    }
+
+
+def _run_path(output, config):
+    return os.path.join(
+        output, "runs", run_name(config["problem"], config["model"], config["seed"]) + ".json"
+    )
+
+
+def _read_run(path):
+    """Loads a run JSON, checking that it has a run's keys and is named after its run."""
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ReproduceError(f"Cannot read the run {path}: {error}.") from error
+    record = record if isinstance(record, dict) else {}
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    missing = [key for key in ("config", *_RESULTS) if key not in record]
+    missing += [
+        f"config.{key}" for key in ("problem", "model", "seed", *_SETTINGS) if key not in config
+    ]
+    if missing:
+        raise ReproduceError(
+            f"{path} is not a run of `tfp-rad reproduce`: it lacks {', '.join(missing)}. "
+            "Move it out of the runs directory."
+        )
+    name = run_name(config["problem"], config["model"], config["seed"])
+    if (
+        config["problem"] not in datasets.NAMES
+        or config["model"] not in cli.MODELS
+        or os.path.basename(path) != f"{name}.json"
+    ):
+        raise ReproduceError(
+            f"{path} holds the run {name!r}, which does not match its file name or is not "
+            "a problem and model of the protocol; move it out of the runs directory."
+        )
+    return record
+
+
+def _check_protocol(path, record, settings, reference):
+    """Raises `ReproduceError` unless the run at `path` used `settings` and the protocol."""
+    config = record["config"]
+    expected = _config(config["problem"], config["model"], config["seed"], settings)
+    differences = [
+        f"{key}={config.get(key)!r} where {reference} has {value!r}"
+        for key, value in expected.items()
+        if config.get(key) != value
+    ]
+    if differences:
+        raise ReproduceError(
+            f"{path} was made with {'; '.join(differences)}. An output directory holds the "
+            "runs of one protocol: use another --output, or delete the runs that differ "
+            "to redo them."
+        )
+
+
+def _present(records, key, names):
+    """The `names` that some record's `config[key]` has, in the order of `names`."""
+    return [name for name in names if any(r["config"][key] == name for r in records)]
+
+
+def _row(records, problem, split):
+    """A table row: `split` ("test" or "train") log-likelihoods of one problem."""
+    key = f"{split}_log_likelihood"
+    runs = {
+        (record["config"]["model"], record["config"]["seed"]): record
+        for record in records
+        if record["config"]["problem"] == problem
+    }
+    by_seed = {
+        model: {seed: record[key] for (name, seed), record in runs.items() if name == model}
+        for model in cli.MODELS
+    }
+    oracle = {seed: record[f"oracle_{key}"] for (_, seed), record in runs.items()}
+    differences = [
+        value - by_seed["real_nvp"][seed]
+        for seed, value in by_seed["rad"].items()
+        if seed in by_seed["real_nvp"]
+    ]
+    parameters = [
+        next((str(r["parameters"]) for (name, _), r in runs.items() if name == model), "—")
+        for model in cli.MODELS
+    ]
+    return [
+        problem,
+        _mean_std(list(by_seed["rad"].values())),
+        _mean_std(list(by_seed["real_nvp"].values())),
+        f"{np.mean(list(oracle.values())):.3f}",
+        _mean_std(differences),
+        *parameters,
+    ]
+
+
+def _mean_std(values):
+    """`mean ± std (n=k)` with the sample std; `mean (n=1)` for one value; `—` for none."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (n=1)"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f} (n={len(values)})"
+
+
+def _markdown_table(header, rows):
+    """Markdown lines of a table; the columns after the first are right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _names(values, valid, what):
+    """`values` as a list without repeats, or `ReproduceError` for none or an unknown one."""
+    values = list(dict.fromkeys([values] if isinstance(values, str) else values))
+    if not values:
+        raise ReproduceError(f"No {what}s given: name at least one of {', '.join(valid)}.")
+    for value in values:
+        if value not in valid:
+            raise ReproduceError(f"Unknown {what} {value!r}; valid {what}s are {', '.join(valid)}.")
+    return values
+
+
+def _seeds(seeds):
+    """`seeds` as a list without repeats, or `ReproduceError` for none or a bad one."""
+    seeds = list(dict.fromkeys(seeds))
+    if not seeds:
+        raise ReproduceError("No seeds given: give at least one, e.g. 0 1 2.")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= seed <= MAX_SEED
+        ):
+            raise ReproduceError(f"Seeds must be integers in [0, {MAX_SEED}], got {seed!r}.")
+    return [int(seed) for seed in seeds]
+
+
+def _replace(path, write):
+    """Calls `write` on a hidden partial file next to `path`, then renames it to `path`."""
+    directory, name = os.path.split(path)
+    stem, extension = os.path.splitext(name)
+    partial = os.path.join(directory, f".{stem}{_PARTIAL}{extension}")
+    write(partial)
+    os.replace(partial, path)
+
+
+def _write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _remove_partials(directory):
+    """Deletes the partial files that a killed invocation left in `directory`."""
+    for name in os.listdir(directory):
+        if name.startswith(".") and f"{_PARTIAL}." in name:
+            os.remove(os.path.join(directory, name))
+
+
+def _positive_int(text):
+    """argparse type: a positive integer."""
+    value = _parse(text, int, "an integer")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    """argparse type: a positive finite number."""
+    value = _parse(text, float, "a number")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _seed(text):
+    """argparse type: a seed, an integer in `[0, MAX_SEED]`."""
+    value = _parse(text, int, "an integer")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seeds must be integers in [0, {MAX_SEED}], got {text}")
+    return value
+
+
+def _parse(text, kind, what):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
