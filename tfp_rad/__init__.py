@@ -1,6 +1,6 @@
 """tfp_rad: RAD ("Real and Discrete") deep mixture flows for TensorFlow Probability."""
 
-from tfp_rad import models
+from tfp_rad import datasets, models
 from tfp_rad.fold import FoldParameters, PiecewiseFold
 from tfp_rad.rad_distribution import LayerInference, RADDistribution
 
@@ -11,5 +11,6 @@ __all__ = [
     "LayerInference",
     "PiecewiseFold",
     "RADDistribution",
+    "datasets",
     "models",
 ]

@@ -1,4 +1,8 @@
-"""Matplotlib figures of 2-D density models: samples against data, density heat maps."""
+"""Matplotlib primitives for 2-D density models: panels of scatter plots and heat maps.
+
+A figure is a grid of panels; each panel is `(title, draw)` where `draw(ax)` paints one
+axis. The builders below return such `draw` functions.
+"""
 
 import matplotlib
 
@@ -27,54 +31,91 @@ def log_prob_grid(log_prob, bounds, resolution=200):
     return axis, np.asarray(log_prob(points)).reshape(resolution, resolution)
 
 
-def plot_samples(panels, path, bounds, title=None):
-    """Side-by-side scatter plots, one per `(name, points [n, 2])` panel, saved to `path`."""
+def scatter(points, colors=None, cmap="viridis", size=1.0):
+    """A panel painter: the points `[n, 2]`, optionally coloured by values `[n]`."""
 
-    def draw(ax, points):
-        ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4, rasterized=True)
+    def draw(ax):
+        ax.scatter(
+            points[:, 0], points[:, 1], s=size, c=colors, cmap=cmap, alpha=0.5, rasterized=True
+        )
 
-    _save_panels(panels, path, bounds, draw, title)
+    return draw
 
 
-def plot_densities(panels, path, bounds, resolution=200, title=None):
-    """Heat maps of `exp(log_prob)`, one per `(name, log_prob_fn)` panel, saved to `path`.
+def heat_map(density, bounds, vmax=None):
+    """A panel painter: a density grid `[r, r]` (from `log_prob_grid`) over `bounds^2`."""
 
-    All panels share the colour scale of the first (put the true density first): a model's
-    density spikes then saturate instead of washing out the picture.
-    """
-    densities = [np.exp(log_prob_grid(fn, bounds, resolution)[1]) for _, fn in panels]
-    top = float(np.max(densities[0]))
-
-    def draw(ax, density):
+    def draw(ax):
         ax.imshow(
             density,
             origin="lower",
             extent=(bounds[0], bounds[1], bounds[0], bounds[1]),
             cmap="viridis",
             vmin=0.0,
-            vmax=top,
+            vmax=vmax,
             interpolation="nearest",
         )
 
-    _save_panels([(name, d) for (name, _), d in zip(panels, densities)], path, bounds, draw, title)
+    return draw
 
 
-def _save_panels(panels, path, bounds, draw, title):
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (name, item) in zip(axes[0], panels):
-        draw(ax, item)
-        _style(ax, name, bounds)
+def on_standard_normal(points, colors=None):
+    """A panel painter: points over the contours of `N(0, I_2)` (radii 1, 2, 3)."""
+
+    def draw(ax):
+        angle = np.linspace(0.0, 2.0 * np.pi, 200)
+        for radius in (1.0, 2.0, 3.0):
+            ax.plot(radius * np.cos(angle), radius * np.sin(angle), color="0.6", lw=0.8)
+        scatter(points, colors)(ax)
+
+    return draw
+
+
+def save_panels(rows, path, bounds=None, title=None, size=3.2):
+    """Draws a grid of panels and saves it as a PNG.
+
+    Args:
+      rows: a list of rows, each a list of `(title, draw)` panels.
+      path: the PNG's path.
+      bounds: `(low, high)` for every axis, or None for matplotlib's own.
+      title: the figure's title.
+      size: inches per panel.
+    """
+    num_rows, num_cols = len(rows), max(len(row) for row in rows)
+    fig, axes = plt.subplots(
+        num_rows, num_cols, figsize=(size * num_cols, size * num_rows), squeeze=False
+    )
+    for row_axes, row in zip(axes, rows):
+        for ax, (name, draw) in zip(row_axes, row):
+            draw(ax)
+            ax.set_title(name, fontsize=10)
+            if bounds is not None:
+                ax.set_xlim(bounds)
+                ax.set_ylim(bounds)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for ax in row_axes[len(row) :]:
+            ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _style(ax, name, bounds):
-    ax.set_title(name)
-    ax.set_xlim(bounds)
-    ax.set_ylim(bounds)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
+def plot_samples(panels, path, bounds, title=None):
+    """One row of scatter plots, one per `(name, points [n, 2])`, saved to `path`."""
+    save_panels([[(name, scatter(points)) for name, points in panels]], path, bounds, title)
+
+
+def plot_densities(panels, path, bounds, resolution=200, title=None):
+    """One row of heat maps of `exp(log_prob)`, one per `(name, log_prob_fn)`.
+
+    All panels share the colour scale of the first (put the true density first): a model's
+    density spikes then saturate instead of washing out the picture.
+    """
+    densities = [np.exp(log_prob_grid(fn, bounds, resolution)[1]) for _, fn in panels]
+    top = float(np.max(densities[0]))
+    row = [(name, heat_map(d, bounds, top)) for (name, _), d in zip(panels, densities)]
+    save_panels([row], path, bounds, title)

@@ -6,6 +6,7 @@ import tensorflow_probability as tfp
 
 from tfp_rad.models.flow_model import FlowModel
 from tfp_rad.models.layers import ScaledTanh, mlp
+from tfp_rad.rad_distribution import LayerInference
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -60,8 +61,9 @@ class RealNVPFlow(FlowModel):
     y_b = x_b * exp(log_scale(x_a)) + shift(x_a),   log_scale = c tanh(h(x_a))
     ```
 
-    Consecutive couplings are separated by a reversing `tfb.Permute`, so the halves
-    alternate. Same Keras surface as `RADFlow`. Needs `event_size >= 2`.
+    Even layers pass the first `d // 2` elements through and transform the rest, odd layers
+    the reverse (TFP's negative `num_masked`): the same halves as `RADFlow`. Same Keras
+    surface as `RADFlow`. Needs `event_size >= 2`.
 
     #### References
 
@@ -92,22 +94,34 @@ class RealNVPFlow(FlowModel):
     def build(self, input_shape):
         self.built = True
 
-    def _make_distribution(self):
-        reverse = tfb.Permute(list(reversed(range(self.event_size))))
-        bijectors = []
-        for i, conditioner in enumerate(self.conditioners):
-            if i:
-                bijectors.append(reverse)
-            bijectors.append(
-                tfb.RealNVP(
-                    num_masked=self.num_masked,
-                    shift_and_log_scale_fn=_conditioner_fn(conditioner),
-                )
+    def _couplings(self):
+        """The `tfb.RealNVP` layers, data side first; odd layers mask the last half.
+
+        `conditioner_0` drives the coupling next to the base and the last conditioner the
+        one next to the data (the order of the first release, kept so saved models load
+        with the same density).
+        """
+        return [
+            tfb.RealNVP(
+                num_masked=self.num_masked if i % 2 == 0 else -self.num_masked,
+                shift_and_log_scale_fn=_conditioner_fn(conditioner),
             )
+            for i, conditioner in enumerate(reversed(self.conditioners))
+        ]
+
+    def _make_distribution(self):
         # Chain applies its last bijector first when sampling: list the data side first.
-        return tfd.TransformedDistribution(
-            self._base_distribution(), tfb.Chain(list(reversed(bijectors)))
-        )
+        return tfd.TransformedDistribution(self._base_distribution(), tfb.Chain(self._couplings()))
+
+    def infer_layers(self, x):
+        """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`."""
+        x = self._as_points(x)
+        steps = []
+        for coupling in self._couplings():
+            z = coupling.inverse(x)
+            steps.append(LayerInference(x=x, z=z, k=None))
+            x = z
+        return steps
 
 
 def _conditioner_fn(layer):
