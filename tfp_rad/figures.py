@@ -42,7 +42,6 @@ def run_plot(args):
     for problem in args.problems:
         if problem not in datasets.NAMES:
             raise argparse.ArgumentTypeError(f"unknown problem {problem!r}: {datasets.NAMES}")
-    os.makedirs(args.output, exist_ok=True)
     for problem in args.problems:
         models = load_models(args.runs, problem, args.seed)
         if not models:
@@ -67,7 +66,8 @@ def load_models(runs, problem, seed):
 
 
 def draw_problem(problem, models, x_test, output, seed=0):
-    """Writes the four figures of one problem; returns their paths."""
+    """Writes the four figures of one problem into `output` (created); returns their paths."""
+    os.makedirs(output, exist_ok=True)
     bounds = plotting.square_bounds(x_test)
     colors = _position_colors(x_test)
     paths = [os.path.join(output, f"{problem}-{kind}.png") for kind in _KINDS]

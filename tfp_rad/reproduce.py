@@ -96,9 +96,12 @@ def run(
       problems: names from `datasets.NAMES`.
       models: names from `cli.MODELS` (`"rad"`, `"real_nvp"`).
       seeds: non-empty integers in `[0, MAX_SEED]`.
-      steps, batch_size, learning_rate, decay: Adam's schedule (`training.fit_steps`), by
-        default that of `tfp-rad train`.
-      num_train, num_test: points in each seed's training and test sets.
+      steps: Adam steps per run (`training.fit_steps`).
+      batch_size: points per step.
+      learning_rate: Adam's initial learning rate, by default that of `tfp-rad train`.
+      decay: the learning-rate schedule, `"cosine"` or `"none"`.
+      num_train: points in each seed's training set.
+      num_test: points in each seed's test set.
       jit_compile: train with XLA.
       verbose: 0 silent, 1 or 2 for Keras progress bars (over runs, and within each run).
 
