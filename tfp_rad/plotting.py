@@ -34,9 +34,17 @@ def log_prob_grid(log_prob, bounds, resolution=200):
 def scatter(points, colors=None, cmap="viridis", size=1.0):
     """A panel painter: the points `[n, 2]`, optionally coloured by values `[n]`."""
 
+    numeric = colors is not None and np.issubdtype(np.asarray(colors).dtype, np.number)
+
     def draw(ax):
         ax.scatter(
-            points[:, 0], points[:, 1], s=size, c=colors, cmap=cmap, alpha=0.5, rasterized=True
+            points[:, 0],
+            points[:, 1],
+            s=size,
+            c=colors,
+            cmap=cmap if numeric else None,
+            alpha=0.5,
+            rasterized=True,
         )
 
     return draw
