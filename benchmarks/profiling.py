@@ -4,21 +4,26 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
 
 - forward: the loss (mean NLL) of a batch; forward+backward: the loss and its gradient
   with respect to every trainable variable (no optimizer update), at batch 500 and at a
-  large batch, in ns per point. At batch 500 the fixed cost of a call dominates; at the
-  large batch the per-point math does.
-- the full training step at batch 1: the fixed cost of one XLA step call (dispatch,
-  argument and variable handling, the Adam update of every variable), in ms.
+  large batch, in ns per point; comparing the two batch sizes separates the cost of a call
+  from the per-point math.
+- the full training step at batch 1 and at batch 500, timed interleaved: the step at
+  batch 1 is the fixed cost of one XLA step call (dispatch, argument and variable
+  handling, the Adam update of every variable), in ms.
 - sampling's random numbers: `tf.random.stateless_normal` of the base samples (TFP's
   default algorithm, as the models use, and Philox) and one categorical draw of a piece
-  per point, at the large batch, in ms per call.
+  per point, at the large batch, in ms per call, timed interleaved with both models'
+  whole `distribution.sample` calls.
 """
+
+import statistics
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from benchmarks import steps
+from benchmarks.steps import cycling
 from benchmarks.throughput import seeds
-from benchmarks.timing import Figure, first_calls, interleaved, scaled, time_call
+from benchmarks.timing import Figure, first_calls, interleaved, scaled
 
 tfd = tfp.distributions
 
@@ -43,53 +48,72 @@ def _bound(fn, argument):
     return lambda: fn(argument)
 
 
+def _split(seconds, key):
+    """`{(key, model): samples}` -> `{model: samples}` for one key."""
+    return {name: values for (k, name), values in seconds.items() if k == key}
+
+
 def measure_passes(models, batch, config):
-    """Figures (ns/point) of the forward and forward+backward passes on `batch`."""
-    size = int(batch.shape[0])
-    figures, first = [], {}
-    for key, make in (("forward", forward_fn), ("forward_backward", forward_backward_fn)):
-        calls = {name: _bound(make(m), batch) for name, m in models.items()}
-        first[f"{key}_{size}"] = first_calls(calls)
-        seconds = interleaved(calls, config.repeats, warmup=config.warmup,
-                              number=config.steps_per_sample if size <= 1000 else 1)
-        figures.append(
-            Figure(
-                key=f"profile_{key}_{size}",
-                label=f"{key.replace('_', '+')} (XLA), batch {size:,}",
-                unit="ns/point",
-                higher_is_better=False,
-                samples=scaled(seconds, 1e9 / size),
-            )
-        )
-    return figures, first
+    """Figures (ns/point) of the forward and forward+backward passes on `batch`.
 
-
-def measure_call_cost(models, config):
-    """Figure (ms) of the full XLA training step at batch 1: the fixed cost per call.
-
-    The models' optimizers must be built (`subjects.with_built_optimizer`).
+    Both passes of both models are timed in one interleaved loop, so the backward /
+    forward ratio holds under the same machine load.
     """
-    one_point = tf.zeros([1, 2], tf.float32)
-    calls = {
-        name: _bound(steps.compiled_step(m, "xla"), one_point)
-        for name, m in models.items()
-    }
-    first = {"step_xla_1": first_calls(calls)}
+    size = int(batch.shape[0])
+    makers = {"forward": forward_fn, "forward_backward": forward_backward_fn}
+    calls = {(key, name): _bound(make(m), batch)
+             for key, make in makers.items() for name, m in models.items()}
+    first = first_calls(calls)
+    seconds = interleaved(calls, config.repeats, warmup=config.warmup,
+                          number=config.steps_per_sample if size <= 1000 else 1)
+    figures = [
+        Figure(
+            key=f"profile_{key}_{size}",
+            label=f"{key.replace('_', '+')} (XLA), batch {size:,}",
+            unit="ns/point",
+            higher_is_better=False,
+            samples=scaled(_split(seconds, key), 1e9 / size),
+        )
+        for key in makers
+    ]
+    first_by_key = {f"{key}_{size}": _split(first, key) for key in makers}
+    return figures, first_by_key
+
+
+def measure_call_cost(models, batch, config):
+    """Figures (ms) of the full XLA training step at batch 1 and at `batch`, interleaved.
+
+    The step at batch 1 is the fixed cost of one call (dispatch, argument and variable
+    handling, the Adam update of every variable). The models' optimizers must be built
+    (`subjects.with_built_optimizer`).
+    """
+    inputs = {1: batch[:1], int(batch.shape[0]): batch}
+    calls = {(size, name): _bound(steps.compiled_step(m, "xla"), x)
+             for name, m in models.items() for size, x in inputs.items()}
+    first = first_calls(calls)
     seconds = interleaved(calls, config.repeats, warmup=config.warmup,
                           number=config.steps_per_sample)
-    figure = Figure(
-        key="profile_step_xla_1",
-        label="training step (XLA), batch 1: fixed cost per call",
-        unit="ms/step",
-        higher_is_better=False,
-        samples=scaled(seconds, 1e3),
-    )
-    return figure, first
+    figures = [
+        Figure(
+            key=f"profile_step_xla_{size}",
+            label=f"training step (XLA), batch {size:,}"
+            + (": fixed cost per call" if size == 1 else ""),
+            unit="ms/step",
+            higher_is_better=False,
+            samples=scaled(_split(seconds, size), 1e3),
+        )
+        for size in inputs
+    ]
+    return figures, {f"step_xla_{size}": _split(first, size) for size in inputs}
 
 
-def measure_random_numbers(num_points, config):
-    """Median ms per call of the random-number primitives that sampling uses."""
-    primitives = {
+def measure_random_numbers(models, num_points, config):
+    """Median ms per call of sampling's random-number primitives and of whole sample calls.
+
+    The primitives and each model's `distribution.sample(num_points)` (all XLA) are timed
+    interleaved, so they compare under the same machine load.
+    """
+    functions = {
         "stateless_normal_default_alg": lambda s: tf.random.stateless_normal(
             [num_points, 2], seed=s),
         "stateless_normal_philox": lambda s: tf.random.stateless_normal(
@@ -97,13 +121,11 @@ def measure_random_numbers(num_points, config):
         "categorical_5_pieces": lambda s: tfd.Categorical(
             logits=tf.zeros([num_points, 5]), dtype=tf.int32).sample(seed=s),
     }
-    result = {}
-    for name, fn in primitives.items():
-        compiled = tf.function(fn, jit_compile=True)
-        seed_list = seeds(8)
-        compiled(seed_list[0])
-        timings = sorted(
-            time_call(lambda: compiled(seed_list[r % 8])) for r in range(config.repeats)
-        )
-        result[name] = timings[len(timings) // 2] * 1e3
-    return result
+    for name, model in models.items():
+        functions[f"{name}_sample"] = (
+            lambda m: lambda s: m.distribution.sample(num_points, seed=s))(model)
+    calls = {name: cycling(tf.function(fn, jit_compile=True), seeds(16))
+             for name, fn in functions.items()}
+    first_calls(calls)
+    seconds = interleaved(calls, config.repeats, warmup=config.warmup)
+    return {name: statistics.median(values) * 1e3 for name, values in seconds.items()}

@@ -55,4 +55,5 @@ class Settings:
             steps_per_sample=5,
             fit_steps=100,
             fit_repeats=repeats,
+            steps_per_execution=(50,),  # each setting costs a compile (~15 s for RAD)
         )

@@ -3,6 +3,7 @@
 from tfp_rad import datasets, models
 from tfp_rad.fold import FoldParameters, PiecewiseFold
 from tfp_rad.rad_distribution import LayerInference, RADDistribution
+from tfp_rad.saving import load_model, save_model
 
 __version__ = "0.1.0"
 
@@ -12,5 +13,7 @@ __all__ = [
     "PiecewiseFold",
     "RADDistribution",
     "datasets",
+    "load_model",
     "models",
+    "save_model",
 ]

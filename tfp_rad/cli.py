@@ -38,6 +38,19 @@ def _train_parser(subparsers):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="default: outputs/<dataset>-<model>")
     parser.add_argument("--no-jit", action="store_true", help="train without XLA")
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=None,
+        help="steps between loss reports and checkpoints; must divide --steps "
+        "(default: the largest divisor of --steps up to 500)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="where training is backed up every epoch, and resumed from when the same "
+        "command is run again after an interruption (default: OUTPUT/checkpoint)",
+    )
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     parser.set_defaults(run=run_train)
 
@@ -48,9 +61,10 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command")
     _train_parser(subparsers)
-    from tfp_rad import reproduce  # here, not at the top: reproduce imports this module
+    from tfp_rad import figures, reproduce  # here, not at the top: they import this module
 
     reproduce.add_parser(subparsers)
+    figures.add_parser(subparsers)
     return parser
 
 
@@ -92,42 +106,83 @@ def train_test_data(dataset, num_train, num_test, seed):
 
 
 def run_train(args):
+    """Runs `tfp-rad train`: trains, evaluates, writes the model, results and plots.
+
+    Training is backed up to the checkpoint directory every epoch; the same command run
+    again after an interruption resumes from the last backup and runs only the remaining
+    steps (a checkpoint of other settings is refused). `model.keras` and `results.json`
+    are each written whole (to a partial file, then renamed), after training; the
+    checkpoint is removed once everything is written.
+
+    Returns:
+      0 on success; 1 if training diverged (nothing is written, the checkpoint is
+      removed); 2 if the checkpoint directory holds a run of other settings.
+    """
     import keras
 
-    from tfp_rad import plotting
+    from tfp_rad import plotting, saving
 
     output = args.output or os.path.join("outputs", f"{args.dataset}-{args.model}")
+    checkpoint_dir = args.checkpoint_dir or os.path.join(output, "checkpoint")
     os.makedirs(output, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     x_train, x_test = train_test_data(args.dataset, args.num_train, args.num_test, args.seed)
     model = make_model(args.model, 2, args.num_layers, args.hidden_units)
+    ignored = ("run", "output", "checkpoint_dir", "no_jit", "verbose")
+    settings = {k: v for k, v in vars(args).items() if k not in ignored}
+    resuming = training.has_checkpoint(checkpoint_dir)
+    try:
+        backup = training.backup_and_restore(checkpoint_dir, settings)
+    except ValueError as error:
+        print(f"tfp-rad train: {error}", file=sys.stderr)
+        return 2
     print(
         f"Training {type(model).__name__} ({model.count_params()} parameters) on "
-        f"{args.dataset}: {args.steps} steps of batch {args.batch_size}."
+        f"{args.dataset}: {args.steps} steps of batch {args.batch_size}, "
+        + (f"resuming from {checkpoint_dir}." if resuming else f"backed up to {checkpoint_dir}.")
     )
-    _, seconds = training.fit_steps(
-        model,
-        x_train,
-        args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        decay=args.decay,
-        seed=args.seed,
-        jit_compile=not args.no_jit,
-        verbose=args.verbose,
-    )
+    try:
+        history, seconds = training.fit_steps(
+            model,
+            x_train,
+            args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            decay=args.decay,
+            seed=args.seed,
+            steps_per_epoch=args.steps_per_epoch,
+            jit_compile=not args.no_jit,
+            verbose=args.verbose,
+            callbacks=[backup],
+        )
+    except training.TrainingDivergedError as error:
+        training.remove_checkpoint(checkpoint_dir)
+        print(
+            f"tfp-rad train: {error} Nothing was written to {output}/, and the checkpoint "
+            "was removed so that a rerun starts over.",
+            file=sys.stderr,
+        )
+        return 1
+    steps_run = int(model.optimizer.iterations.numpy())
+    resumed_from = history.epoch[0] * history.params["steps"] if history.epoch else steps_run
+    if resumed_from:
+        print(f"Resumed at step {resumed_from}; trained to step {steps_run}.")
     results = {
         "config": {k: v for k, v in vars(args).items() if k != "run"},
         "parameters": model.count_params(),
+        "optimizer_steps": steps_run,
+        "resumed_from_step": resumed_from,
         "train_log_likelihood": training.mean_log_likelihood(model, x_train),
         "test_log_likelihood": training.mean_log_likelihood(model, x_test),
         "oracle_test_log_likelihood": datasets.oracle_log_likelihood(args.dataset, x_test),
         "train_seconds": seconds,
         "versions": versions(),
     }
-    model.save(os.path.join(output, "model.keras"))
-    with open(os.path.join(output, "results.json"), "w") as f:
+    saving.save_model(model, os.path.join(output, "model.keras"))
+    partial = os.path.join(output, ".results.partial.json")
+    with open(partial, "w") as f:
         json.dump(results, f, indent=2)
+    os.replace(partial, os.path.join(output, "results.json"))
     bounds = plotting.square_bounds(x_test)
     samples = model.sample(len(x_test), seed=args.seed).numpy()
     plotting.plot_samples(
@@ -141,6 +196,7 @@ def run_train(args):
         os.path.join(output, "density.png"),
         bounds,
     )
+    training.remove_checkpoint(checkpoint_dir)
     print(
         f"log-likelihood (nats/point): train {results['train_log_likelihood']:.3f}, "
         f"test {results['test_log_likelihood']:.3f}, "

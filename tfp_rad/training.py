@@ -1,15 +1,29 @@
-"""Training a flow for a fixed number of Adam steps with Keras's own `fit` loop."""
+"""Training a flow for a fixed number of Adam steps with Keras's own `fit` loop.
 
-import math
+`fit_steps` runs exactly the steps asked for, stops with `TrainingDivergedError` (not NaN
+weights) when the loss stops being finite, and takes Keras callbacks; `backup_and_restore`
+is Keras's `BackupAndRestore` for it, guarded against resuming a run of other settings.
+"""
+
+import json
+import os
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_rad import validation
+from tfp_rad import saving, validation
 
 DECAYS = ("cosine", "none")
+MAX_STEPS_PER_EPOCH = 500
+SETTINGS_FILE = "settings.json"
+# What `keras.callbacks.BackupAndRestore(double_checkpoint=True)` writes in its directory.
+_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite: the model's weights are not usable."""
 
 
 def fit_steps(
@@ -22,33 +36,75 @@ def fit_steps(
     seed=0,
     steps_per_epoch=None,
     steps_per_execution=50,
-    jit_compile=True,
+    jit_compile=None,
     verbose=1,
     callbacks=None,
 ):
-    """Compiles `model` with Adam and runs `steps` minibatch steps of `fit` on `x`.
+    """Compiles `model` with Adam and runs exactly `steps` minibatch steps of `fit` on `x`.
 
     The learning rate decays from `learning_rate` to 0 along a cosine over the `steps`
     (`decay="cosine"`, Keras's `CosineDecay`) or stays constant (`decay="none"`).
 
     The data are shuffled (seeded) and repeated, so `steps` counts optimizer steps whatever
-    the data size; Keras reports the loss (mean NLL) once per "epoch" of `steps_per_epoch`
-    steps (default: up to 500).
+    the data size. Keras's "epochs" are blocks of `steps_per_epoch` steps: the loss (mean
+    NLL) is reported, and epoch-wise callbacks such as `backup_and_restore` run, once per
+    block. `steps_per_epoch` must divide `steps`; by default it is the largest divisor of
+    `steps` up to 500 (so a prime number of steps gets one-step epochs: correct, but slow).
+    Keras's `TerminateOnNaN(raise_error=True)` always runs first, so a diverging run stops
+    after the first execution (of up to `steps_per_execution` steps) whose loss is not
+    finite, before any callback can save its weights.
+
+    Under a `tf.distribute` strategy, call this inside `strategy.scope()`: the batches are
+    global (split over the replicas), `jit_compile=None` then means False, and one step
+    runs per execution (Keras's multi-step loop fails under a strategy).
+
+    Args:
+      model: a `FlowModel` (built).
+      x: training points `[n, event_size]` (checked, cast to the model's dtype).
+      steps: positive int, the number of optimizer steps.
+      batch_size: points per step (at most `n`).
+      learning_rate: Adam's (initial) learning rate, positive.
+      decay: `"cosine"` or `"none"`.
+      seed: seed of the data shuffling.
+      steps_per_epoch: optional divisor of `steps`.
+      steps_per_execution: at most this many steps run in one call of the compiled
+        function (the largest divisor of `steps_per_epoch` up to it; 1 under a strategy).
+      jit_compile: XLA for the training step; None lets `FlowModel.compile` choose (True,
+        or False under a strategy).
+      verbose: Keras's progress output, 0, 1 or 2.
+      callbacks: optional list of Keras callbacks, run after `TerminateOnNaN`.
 
     Returns:
-      `(history, seconds)`: the Keras `History` and the wall time of `fit`.
+      `(history, seconds)`: the Keras `History` and the wall time of `fit`. After a
+      resumed run, the history holds the epochs run in this call only.
+
+    Raises:
+      ValueError: for bad arguments or data, before any step runs.
+      TrainingDivergedError: when the loss became NaN or infinite; the model's weights are
+        then not finite (and were not saved by the callbacks).
     """
     steps = validation.positive_int(steps, "steps")
     batch_size = validation.positive_int(batch_size, "batch_size")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}.")
+    if not np.isfinite(learning_rate) or not learning_rate > 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}.")
+    if steps_per_epoch is None:
+        steps_per_epoch = _largest_divisor(steps, MAX_STEPS_PER_EPOCH)
+    elif steps % validation.positive_int(steps_per_epoch, "steps_per_epoch"):
+        raise ValueError(
+            f"steps_per_epoch={steps_per_epoch} must divide steps={steps}: Keras runs whole "
+            "epochs, so any other value would run more steps than asked for."
+        )
+    steps_per_execution = _largest_divisor(
+        steps_per_epoch, validation.positive_int(steps_per_execution, "steps_per_execution")
+    )
+    if tf.distribute.has_strategy():
+        steps_per_execution = 1  # more fails in Keras's loop (keras-team/keras#19246)
+    schedule = learning_rate
     if decay == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Training data")
-    steps_per_epoch = steps_per_epoch or min(steps, 500)
-    epochs = math.ceil(steps / steps_per_epoch)
     dataset = (
         tf.data.Dataset.from_tensor_slices(x)
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -57,20 +113,117 @@ def fit_steps(
         .prefetch(tf.data.AUTOTUNE)
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(schedule),
         jit_compile=jit_compile,
-        steps_per_execution=min(steps_per_execution, steps_per_epoch),
+        steps_per_execution=steps_per_execution,
     )
     start = time.perf_counter()
-    history = model.fit(
-        dataset,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        shuffle=False,  # the dataset shuffles itself
-        verbose=verbose,
-        callbacks=callbacks,
-    )
+    try:
+        history = model.fit(
+            dataset,
+            epochs=steps // steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the dataset shuffles itself
+            verbose=verbose,
+            callbacks=[keras.callbacks.TerminateOnNaN(raise_error=True), *(callbacks or [])],
+        )
+    except RuntimeError as error:
+        if "NaN or Inf loss" not in str(error):  # TerminateOnNaN's message
+            raise
+        raise _diverged(model, steps, learning_rate, decay) from error
+    if saving.non_finite_weights(model):  # a finite loss, then a non-finite update
+        raise _diverged(model, steps, learning_rate, decay)
     return history, time.perf_counter() - start
+
+
+def _diverged(model, steps, learning_rate, decay):
+    """The `TrainingDivergedError` of `model`, stopped in a `fit_steps` run."""
+    bad = saving.non_finite_weights(model)
+    return TrainingDivergedError(
+        f"Training diverged by step {int(model.optimizer.iterations.numpy())} of {steps} (Adam, "
+        f"learning rate {learning_rate:g}, decay {decay}): the loss or the weights became "
+        f"NaN or inf, and {len(bad)} weight tensor(s) of {model.name} are not finite. "
+        "Training stopped there; lower the learning rate."
+    )
+
+
+def _largest_divisor(n, at_most):
+    """The largest divisor of the positive int `n` that is at most `at_most`."""
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
+
+
+def backup_and_restore(checkpoint_dir, settings):
+    """Keras's `BackupAndRestore` for a `fit_steps` run, refusing another run's checkpoint.
+
+    The callback backs up the weights, the optimizer's state (its step count, hence the
+    learning-rate schedule, included) and the epoch at the end of every epoch of
+    `fit_steps` into `checkpoint_dir`, keeping the previous backup too
+    (`double_checkpoint=True`, used when the latest is unreadable). A `fit_steps` call with
+    the same settings then resumes from the last backup and runs only the remaining epochs.
+    The data order after a resume is a fresh pass of the seeded shuffle, not the
+    continuation of the interrupted one. The backup is kept when training ends
+    (`delete_checkpoint=False`): call `remove_checkpoint` once the results are saved.
+
+    `settings` (a JSON-serializable dict: what defines the run) is written to
+    `<checkpoint_dir>/settings.json`; a backup made with other settings is refused.
+
+    Args:
+      checkpoint_dir: the directory of the backup (created if needed).
+      settings: dict of the run's settings.
+
+    Returns:
+      A `keras.callbacks.BackupAndRestore` for `fit_steps(..., callbacks=[...])`.
+
+    Raises:
+      ValueError: if `checkpoint_dir` holds a backup of a run with other settings; the
+        message names the settings that differ.
+    """
+    settings = json.loads(json.dumps(settings))  # as it reads back from the file
+    path = os.path.join(checkpoint_dir, SETTINGS_FILE)
+    if has_checkpoint(checkpoint_dir) and os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        differences = [
+            f"{key}={saved.get(key)!r} there, {settings.get(key)!r} here"
+            for key in sorted(set(saved) | set(settings))
+            if saved.get(key) != settings.get(key)
+        ]
+        if differences:
+            raise ValueError(
+                f"The checkpoint in {checkpoint_dir} is of a run with other settings "
+                f"({'; '.join(differences)}), so this run cannot resume from it. Use another "
+                "checkpoint directory, or delete that one to start over."
+            )
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(settings, f, indent=2)
+    return keras.callbacks.BackupAndRestore(
+        checkpoint_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
+    )
+
+
+def has_checkpoint(checkpoint_dir):
+    """True if `checkpoint_dir` holds a backup written by `backup_and_restore`'s callback."""
+    return any(
+        os.path.exists(os.path.join(checkpoint_dir, name + suffix))
+        for name in _BACKUP_FILES
+        for suffix in ("", ".bkp")
+    )
+
+
+def remove_checkpoint(checkpoint_dir):
+    """Deletes the files of a `backup_and_restore` checkpoint, and the directory if empty.
+
+    Only the files that the callback and `backup_and_restore` write are removed, so a
+    directory shared with other files is left with them.
+    """
+    names = [name + suffix for name in _BACKUP_FILES for suffix in ("", ".bkp")]
+    for name in (*names, SETTINGS_FILE):
+        path = os.path.join(checkpoint_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
+    if os.path.isdir(checkpoint_dir) and not os.listdir(checkpoint_dir):
+        os.rmdir(checkpoint_dir)
 
 
 def mean_log_likelihood(model, x, batch_size=10_000):

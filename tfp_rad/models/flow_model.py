@@ -54,10 +54,20 @@ class FlowModel(keras.Model):
         return tf.cast(x, self.compute_dtype)
 
     def call(self, x):
-        return self.distribution.log_prob(self._as_points(x))
+        x = self._as_points(x)
+        log_prob = self.distribution.log_prob(x)
+        # A point with an infinite coordinate has density 0; the layers would make it NaN.
+        at_infinity = tf.reduce_any(tf.math.is_inf(x), axis=-1)
+        return tf.where(at_infinity, tf.constant(-np.inf, log_prob.dtype), log_prob)
 
     def log_prob(self, x):
-        """`log p(x)` for points `[..., event_size]`; returns `[...]`."""
+        """`log p(x)` for points `[..., event_size]`; returns `[...]`.
+
+        Integer points are cast to the model's dtype; other non-float dtypes (bool,
+        complex, strings) raise `ValueError`. A point with an infinite coordinate gets
+        `-inf`, as does a point so far out that `log p` underflows the dtype; any other
+        point with a NaN coordinate gets NaN.
+        """
         return self(x)
 
     def sample(self, n, seed=None):
@@ -97,6 +107,15 @@ class FlowModel(keras.Model):
         if jit_compile is None:
             jit_compile = not tf.distribute.has_strategy()
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved, so its optimizer state loads too.
+
+        Keras skips this step (with a warning) for models that override `compile`; then a
+        loaded model would come back uncompiled and without its optimizer's state.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
 
     def _checked(self, x, what):
         if validation.is_array_like(x):
