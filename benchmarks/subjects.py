@@ -8,6 +8,7 @@ from benchmarks import settings
 from benchmarks.timing import RAD, REAL_NVP
 from tfp_rad import datasets
 from tfp_rad.models import RADFlow, RealNVPFlow
+from tfp_rad.training import shuffled_batches
 
 EVENT_SIZE = 2
 ARCHITECTURES = {
@@ -48,14 +49,8 @@ def batches(points, batch_size, num_batches, seed=0):
 
 
 def training_dataset(points, batch_size=settings.BATCH_SIZE, seed=0):
-    """The CLI's input pipeline (`tfp_rad.training.fit_steps`): shuffle, repeat, batch."""
-    return (
-        tf.data.Dataset.from_tensor_slices(points)
-        .shuffle(len(points), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    """The CLI's input pipeline (`tfp_rad.training.shuffled_batches`)."""
+    return shuffled_batches(points, batch_size, seed)
 
 
 def num_parameters(model):

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad import datasets
+from tfp_rad import datasets, training
 from tfp_rad.models import RADFlow, RealNVPFlow
 
 MODELS = {"rad": RADFlow, "real_nvp": RealNVPFlow}
@@ -139,3 +139,49 @@ def test_real_nvp_needs_two_dimensions():
 def test_sample_size_must_be_positive():
     with pytest.raises(ValueError, match="n must be a positive integer"):
         RADFlow(2, num_layers=1).sample(0)
+
+
+def _trained_weights(kind, x, steps_per_execution, **fit_kwargs):
+    keras.utils.set_random_seed(11)
+    model = (RADFlow if kind == "rad" else RealNVPFlow)(2, num_layers=2, dtype="float64")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), jit_compile=True,
+        steps_per_execution=steps_per_execution,
+    )
+    model.fit(x, verbose=0, shuffle=False, **fit_kwargs)
+    return [np.asarray(w) for w in model.weights], int(model.optimizer.iterations.numpy())
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_fused_steps_train_exactly_as_keras_own_loop(kind, moons, float64):
+    """Steps fused into one XLA program (steps_per_execution > 1) = Keras's one-per-call."""
+    dataset = training.shuffled_batches(moons[:2000].astype("float64"), 200, seed=3)
+    own, own_steps = _trained_weights(kind, dataset, 1, epochs=2, steps_per_epoch=10)
+    fused, fused_steps = _trained_weights(kind, dataset, 5, epochs=2, steps_per_epoch=10)
+    assert own_steps == fused_steps == 20
+    for a, b in zip(own, fused):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(own[0], _trained_weights(kind, dataset, 5, epochs=1,
+                                                    steps_per_epoch=10)[0][0])
+
+
+def test_fused_steps_handle_an_epochs_short_last_batch(moons, float64):
+    """Numpy input of 1050 points in batches of 500: runs of 500, 500, then 50."""
+    x = moons[:1050].astype("float64")
+    own, own_steps = _trained_weights("rad", x, 1, epochs=3, batch_size=500)
+    fused, fused_steps = _trained_weights("rad", x, 4, epochs=3, batch_size=500)
+    assert own_steps == fused_steps == 9
+    for a, b in zip(own, fused):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_shuffled_batches_are_epoch_permutations():
+    x = np.arange(1050, dtype="float32")[:, None] * np.ones((1, 2), "float32")
+    batches = [b.numpy()[:, 0] for b in training.shuffled_batches(x, 100, seed=5).take(20)]
+    first, second = np.concatenate(batches[:10]), np.concatenate(batches[10:])
+    # Each epoch: 10 whole batches of distinct points; the 50 left over differ by epoch.
+    assert len(np.unique(first)) == len(np.unique(second)) == 1000
+    assert not np.array_equal(np.sort(first), np.sort(second))
+    assert not np.array_equal(first, np.sort(first))  # shuffled
+    again = [b.numpy()[:, 0] for b in training.shuffled_batches(x, 100, seed=5).take(20)]
+    np.testing.assert_array_equal(np.concatenate(batches), np.concatenate(again))

@@ -15,6 +15,7 @@ from conftest import (
 )
 
 from tfp_rad import PiecewiseFold, RADDistribution
+from tfp_rad.rad_distribution import sample_categorical
 from tfp_rad.models import RADFlow, RealNVPFlow
 from tfp_rad.models.layers import mlp
 
@@ -264,3 +265,16 @@ def test_base_of_the_wrong_event_shape_is_rejected():
     rad = RADDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(2)), fold)
     with pytest.raises(ValueError, match="event size 2"):
         rad.log_prob(np.zeros((4, 3), np.float32))
+
+
+def test_sample_categorical_draws_the_categorical_exactly():
+    probs = np.array([[0.2, 0.0, 0.8], [0.5, 0.3, 0.2]])
+    with np.errstate(divide="ignore"):
+        log_probs = tf.constant(np.log(np.repeat(probs[None], 100_000, axis=0)), tf.float32)
+    k = sample_categorical(log_probs, tf.constant([4, 2])).numpy()
+    for row in range(2):
+        frequencies = np.bincount(k[:, row], minlength=3) / len(k)
+        # 4.5 standard errors of a binomial proportion with n = 100,000
+        np.testing.assert_allclose(frequencies, probs[row], atol=4.5 * np.sqrt(0.25 / 1e5))
+    assert not np.any(k[:, 0] == 1)  # probability 0 is never drawn
+    np.testing.assert_array_equal(k, sample_categorical(log_probs, tf.constant([4, 2])))

@@ -105,13 +105,7 @@ def fit_steps(
     if decay == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Training data")
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(x)
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(min(batch_size, len(x)), drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = shuffled_batches(x, min(batch_size, len(x)), seed)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         jit_compile=jit_compile,
@@ -134,6 +128,34 @@ def fit_steps(
     if saving.non_finite_weights(model):  # a finite loss, then a non-finite update
         raise _diverged(model, steps, learning_rate, decay)
     return history, time.perf_counter() - start
+
+
+def shuffled_batches(x, batch_size, seed=0):
+    """An endless `tf.data.Dataset` of minibatches `[batch_size, d]`, reshuffled every epoch.
+
+    Epoch `e` draws a fresh permutation of the `n` points (stateless, from `(seed, e)`),
+    gathers it into `n // batch_size` whole batches and drops the `n % batch_size` points
+    left over (different ones each epoch). Each element of the dataset is a whole batch, so
+    the pipeline costs a few microseconds per batch; a `from_tensor_slices(x).shuffle(n)`
+    pipeline pays that per point (about 0.6 ms per batch of 500 on a 2-core CPU, half a
+    training step of the paper's models).
+
+    Args:
+      x: points `[n, d]`, `n >= batch_size`.
+      batch_size: positive int.
+      seed: int seed of the shuffles.
+    """
+    points = tf.constant(x)
+    num_points = len(x)
+    num_batches = num_points // batch_size
+
+    def epoch(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_points), seed=tf.stack([tf.constant(seed, tf.int64), index]))
+        batches = tf.reshape(order[: num_batches * batch_size], [num_batches, batch_size])
+        return tf.data.Dataset.from_tensor_slices(tf.gather(points, batches))
+
+    return tf.data.Dataset.range(2**62).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
 
 
 def _diverged(model, steps, learning_rate, decay):

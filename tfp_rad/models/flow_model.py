@@ -108,6 +108,100 @@ class FlowModel(keras.Model):
             jit_compile = not tf.distribute.has_strategy()
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
+    def make_train_function(self, force=False):
+        """Keras's training function, with `steps_per_execution` steps fused under XLA.
+
+        Keras runs each of the `steps_per_execution` steps of an execution as its own call
+        of the XLA-compiled step, and for models this small the fixed cost of a call
+        (argument and variable handling) is as large as the step's arithmetic. With XLA on,
+        more than one step per execution and no `tf.distribute` strategy, this function
+        instead fetches the execution's batches and runs all of its steps in one XLA
+        program (a `tf.while_loop` over Keras's own `train_step`): the same steps, in the
+        same order, with the same callbacks and logs per execution. Otherwise it is
+        Keras's own.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=force)
+        fusable = (
+            self.steps_per_execution > 1
+            and self.jit_compile
+            and not self.run_eagerly
+            and not tf.distribute.has_strategy()
+        )
+        if fusable:
+            self.train_function = self._fused_train_function(self.train_function)
+        return self.train_function
+
+    def _fused_train_function(self, keras_train_function):
+        """`function(iterator) -> logs` running up to `steps_per_execution` steps at once.
+
+        The batches are stacked into one `[K, ...]` buffer, zero-padded to
+        `K = steps_per_execution` so that the program compiles once per batch shape, and
+        the number of real ones is passed as a tensor. When the dataset's batches have a
+        static shape the fetch and the stacking are one graph call; otherwise the batches
+        are fetched one by one and consecutive batches of equal shape run together (an
+        epoch's short last batch starts a new run).
+        """
+        steps = self.steps_per_execution
+
+        def run_steps(batches, count):
+            def body(i, logs):
+                del logs
+                return i + 1, self.train_step(tf.nest.map_structure(lambda b: b[i], batches))
+
+            _, logs = tf.while_loop(
+                lambda i, _: i < count, body, (tf.constant(0), self.get_metrics_result())
+            )
+            return logs
+
+        run_steps = tf.function(run_steps, jit_compile=True, reduce_retracing=True)
+
+        def padded(group, missing):
+            return tf.nest.map_structure(
+                lambda *b: tf.concat(
+                    [tf.stack(b), tf.zeros(tf.concat([[missing], tf.shape(b[0])], 0), b[0].dtype)],
+                    axis=0,
+                ),
+                *group,
+            )
+
+        @tf.function
+        def next_optionals(iterator):
+            return [iterator.get_next_as_optional() for _ in range(steps)]
+
+        @tf.function
+        def next_padded_batches(iterator):
+            """The next `steps` batches of static shape, zero-padded, and how many are real."""
+            spec = iterator.element_spec
+            batches, count = [], tf.constant(0)
+            for optional in next_optionals(iterator):
+                present = optional.has_value()
+                batches.append(tf.cond(
+                    present,
+                    optional.get_value,
+                    lambda: tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), spec),
+                ))
+                count += tf.cast(present, tf.int32)
+            return padded(batches, 0), count
+
+        def function(iterator):
+            if not isinstance(iterator, tf.data.Iterator):
+                return keras_train_function(iterator)
+            if all(s.shape.is_fully_defined() for s in tf.nest.flatten(iterator.element_spec)):
+                batches, count = next_padded_batches(iterator)
+                if count == 0:
+                    raise StopIteration
+                return run_steps(batches, count)
+            batches = [o.get_value() for o in next_optionals(iterator) if o.has_value()]
+            if not batches:
+                raise StopIteration
+            for group in _runs_of_equal_shapes(batches):
+                logs = run_steps(padded(group, steps - len(group)), tf.constant(len(group)))
+            return logs
+
+        return function
+
     def compile_from_config(self, config):
         """Compiles a loaded model as it was saved, so its optimizer state loads too.
 
@@ -146,6 +240,18 @@ class FlowModel(keras.Model):
             hidden_units=self.hidden_units,
         )
         return config
+
+
+def _runs_of_equal_shapes(batches):
+    """Splits a list of batches (nested structures of tensors) into runs of equal shapes."""
+    runs = []
+    for batch in batches:
+        shapes = [t.shape for t in tf.nest.flatten(batch)]
+        if runs and shapes == runs[-1][0]:
+            runs[-1][1].append(batch)
+        else:
+            runs.append((shapes, [batch]))
+    return [group for _, group in runs]
 
 
 def alternating_masks(event_size, num_layers):
