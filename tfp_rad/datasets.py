@@ -70,7 +70,7 @@ _MAX_SEED = 2**31 - 1
 _ORACLE_CHUNK = 8192
 
 
-class _GatheringMixture(tfd.MixtureSameFamily):
+class GatheringMixture(tfd.MixtureSameFamily):
     """`MixtureSameFamily` of `MultivariateNormalDiag` that samples one component per draw.
 
     TFP's generic sampler draws from all `K` components and masks, which needs `n * K`
@@ -172,7 +172,7 @@ def get(name, dtype=tf.float32):
     if dtype not in (tf.float32, tf.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype.name}.")
     centres, std = _BUILDERS[name]()
-    return _GatheringMixture(
+    return GatheringMixture(
         mixture_distribution=tfd.Categorical(logits=tf.zeros([len(centres)], dtype)),
         components_distribution=tfd.MultivariateNormalDiag(
             loc=tf.constant(centres, dtype),

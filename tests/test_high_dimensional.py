@@ -1,0 +1,67 @@
+"""The problems beyond the paper: the 16-D mixture's density and the dequantized digits."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.datasets import load_digits
+
+from tfp_rad import high_dimensional as hd
+
+
+def _mixture_parameters():
+    components = hd.mixture16(np.float64).components_distribution
+    weights = np.exp(hd.mixture16(np.float64).mixture_distribution.logits_parameter().numpy())
+    weights /= weights.sum()
+    return weights, components.loc.numpy(), components.stddev().numpy()
+
+
+def test_mixture16_log_prob_is_the_mixture_of_diagonal_gaussians():
+    weights, means, stds = _mixture_parameters()
+    x = hd.load_mixture16(200, seed=3, dtype=np.float64)
+    per_component = -0.5 * (((x[:, None] - means) / stds) ** 2 + np.log(2 * np.pi * stds**2))
+    expected = logsumexp(np.log(weights) + per_component.sum(-1), axis=1)
+    np.testing.assert_allclose(hd.mixture16(np.float64).log_prob(x), expected, rtol=1e-12)
+    assert hd.mixture16_oracle_log_likelihood(x) == pytest.approx(expected.mean(), rel=1e-12)
+
+
+def test_mixture16_samples_have_the_mixture_moments():
+    weights, means, stds = _mixture_parameters()
+    mean = weights @ means
+    second = np.einsum("j,jd,je->de", weights, means, means) + np.diag(weights @ stds**2)
+    covariance = second - np.outer(mean, mean)
+    x = hd.load_mixture16(200_000, seed=0, dtype=np.float64)
+    scale = np.sqrt(np.diag(covariance))
+    # Standard error of a mean over 200,000 points is scale / 447; allow 5 of them.
+    np.testing.assert_allclose(x.mean(0), mean, atol=5 * scale.max() / 447)
+    np.testing.assert_allclose(np.cov(x.T), covariance, atol=0.05 * scale.max() ** 2)
+    # The check has teeth: dropping one component moves the mean by more than that.
+    shifted = (weights[1:] @ means[1:]) / weights[1:].sum()
+    assert np.abs(shifted - x.mean(0)).max() > 10 * scale.max() / 447
+
+
+def test_mixture16_data_depend_on_the_seed_only():
+    np.testing.assert_array_equal(hd.load_mixture16(50, seed=4), hd.load_mixture16(50, seed=4))
+    assert not np.allclose(hd.load_mixture16(50, seed=4), hd.load_mixture16(50, seed=5))
+    with pytest.raises(ValueError, match="seed"):
+        hd.load_mixture16(10, seed=-1)
+
+
+def test_digits_are_dequantized_within_their_grey_level():
+    train, test = hd.digits(seed=0)
+    assert train.shape == (1500, 64) and test.shape == (297, 64)
+    y = np.concatenate([train, test]).astype(np.float64)
+    assert 0.0 < y.min() and y.max() < 1.0
+    levels = np.floor(hd.DIGITS_LEVELS * y)
+    original = load_digits().data
+    # The same images (as a set of rows), each pixel inside its own level's bin.
+    key = lambda a: np.array(sorted(map(tuple, a)))  # noqa: E731
+    np.testing.assert_array_equal(key(levels), key(original))
+    other_train, _ = hd.digits(seed=1)
+    assert not np.allclose(train, other_train)
+
+
+def test_bits_per_dim_of_the_uniform_density_is_log2_of_the_levels():
+    # log p(y) = 0 on the unit cube: each of the 17 levels gets probability 1/17.
+    assert hd.bits_per_dim(0.0) == pytest.approx(np.log2(17))
+    # One more nat of log-likelihood is 1 / (64 log 2) fewer bits per dimension.
+    assert hd.bits_per_dim(1.0) == pytest.approx(np.log2(17) - 1 / (64 * np.log(2)))
