@@ -1,6 +1,6 @@
 """tfp_rad: RAD ("Real and Discrete") deep mixture flows for TensorFlow Probability."""
 
-from tfp_rad import datasets, models
+from tfp_rad import data_files, datasets, models
 from tfp_rad.fold import FoldParameters, PiecewiseFold
 from tfp_rad.rad_distribution import LayerInference, RADDistribution
 from tfp_rad.saving import load_model, save_model
@@ -12,6 +12,7 @@ __all__ = [
     "LayerInference",
     "PiecewiseFold",
     "RADDistribution",
+    "data_files",
     "datasets",
     "load_model",
     "models",

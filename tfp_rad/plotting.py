@@ -1,4 +1,4 @@
-"""Matplotlib primitives for 2-D density models: panels of scatter plots and heat maps.
+"""Matplotlib primitives for density models: panels of scatter plots, heat maps, histograms.
 
 A figure is a grid of panels; each panel is `(title, draw)` where `draw(ax)` paints one
 axis. The builders below return such `draw` functions.
@@ -127,3 +127,64 @@ def plot_densities(panels, path, bounds, resolution=200, title=None):
     top = float(np.max(densities[0]))
     row = [(name, heat_map(d, bounds, top)) for (name, _), d in zip(panels, densities)]
     save_panels([row], path, bounds, title)
+
+
+def plot_marginals(data, samples, path, max_dims=4, labels=("data", "model samples")):
+    """Histograms of the first `max_dims` features, data against model samples, in a row.
+
+    Both histograms of feature `j` share 50 bins over the data's `square_bounds`; bar
+    heights are `count / (n * bin_width)` with `n` all of a set's points, so a model that
+    puts mass outside the plotted range shows lower bars rather than being renormalized.
+
+    Args:
+      data: points `[n, d]`.
+      samples: model samples `[m, d]`.
+      path: the PNG's path.
+      max_dims: at most this many features (the first ones) are drawn.
+      labels: the legend's names of `data` and `samples`.
+    """
+    count = min(data.shape[1], max_dims)
+    fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 2.8), squeeze=False)
+    for j, ax in enumerate(axes[0]):
+        edges = np.linspace(*square_bounds(data[:, j]), 51)
+        for points, label, style in [(data, labels[0], "stepfilled"), (samples, labels[1], "step")]:
+            weight = 1.0 / (len(points) * (edges[1] - edges[0]))
+            ax.hist(points[:, j], edges, weights=np.full(len(points), weight), histtype=style,
+                    alpha=0.5 if style == "stepfilled" else 1.0, label=label)
+        ax.set_title(f"x{j}", fontsize=10)
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pairs(data, samples, path, max_dims=4, labels=("data", "model samples")):
+    """Scatter plots of every pair of the first `max_dims` features: data | model samples.
+
+    One row per pair `(i, j)`, `i < j`: the data's `(x_i, x_j)` on the left, the samples'
+    on the right, both over the data's `square_bounds` of each feature.
+
+    Args:
+      data: points `[n, d]`, `d >= 2`.
+      samples: model samples `[m, d]`.
+      path: the PNG's path.
+      max_dims: pairs among the first `max_dims` features only.
+      labels: the panel titles of `data` and `samples`.
+    """
+    count = min(data.shape[1], max_dims)
+    pairs = [(i, j) for i in range(count) for j in range(i + 1, count)]
+    if not pairs:
+        raise ValueError(f"plot_pairs needs at least 2 features; got data of shape {data.shape}.")
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(6.0, 3.0 * len(pairs)), squeeze=False)
+    for (i, j), row in zip(pairs, axes):
+        for ax, points, label in zip(row, (data, samples), labels):
+            scatter(points[:, [i, j]])(ax)
+            ax.set_xlim(square_bounds(data[:, i]))
+            ax.set_ylim(square_bounds(data[:, j]))
+            ax.set_xlabel(f"x{i}")
+            ax.set_ylabel(f"x{j}")
+            ax.set_title(label, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -17,6 +17,7 @@ from tfp_rad import saving, validation
 
 DECAYS = ("cosine", "none")
 MAX_STEPS_PER_EPOCH = 500
+_VALIDATION_BATCH = 10_000
 SETTINGS_FILE = "settings.json"
 # What `keras.callbacks.BackupAndRestore(double_checkpoint=True)` writes in its directory.
 _BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
@@ -39,6 +40,8 @@ def fit_steps(
     jit_compile=None,
     verbose=1,
     callbacks=None,
+    validation_data=None,
+    early_stopping_patience=None,
 ):
     """Compiles `model` with Adam and runs exactly `steps` minibatch steps of `fit` on `x`.
 
@@ -53,6 +56,14 @@ def fit_steps(
     Keras's `TerminateOnNaN(raise_error=True)` always runs first, so a diverging run stops
     after the first execution (of up to `steps_per_execution` steps) whose loss is not
     finite, before any callback can save its weights.
+
+    With `validation_data`, the mean NLL of those points is computed at the end of every
+    epoch (reported as `val_loss`). With `early_stopping_patience=p` as well, Keras's
+    `EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True)` ends
+    training after `p` epochs in a row without a lower `val_loss` than the best so far,
+    and at the end of training (stopped early or not) the weights of the epoch with the
+    lowest `val_loss` are restored. Then fewer than `steps` steps may run (the learning
+    rate schedule still spans `steps`); `model.optimizer.iterations` counts those that did.
 
     Under a `tf.distribute` strategy, call this inside `strategy.scope()`: the batches are
     global (split over the replicas), `jit_compile=None` then means False, and one step
@@ -73,6 +84,10 @@ def fit_steps(
         or False under a strategy).
       verbose: Keras's progress output, 0, 1 or 2.
       callbacks: optional list of Keras callbacks, run after `TerminateOnNaN`.
+      validation_data: optional points `[m, event_size]` (checked like `x`), evaluated at
+        the end of every epoch in batches of up to 10,000.
+      early_stopping_patience: optional positive int, in epochs; needs `validation_data`.
+        The `EarlyStopping` callback runs after `callbacks`.
 
     Returns:
       `(history, seconds)`: the Keras `History` and the wall time of `fit`. After a
@@ -105,6 +120,21 @@ def fit_steps(
     if decay == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Training data")
+    callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *(callbacks or [])]
+    if validation_data is not None:
+        validation_data = validation.points_array(
+            validation_data, model.event_size, model.compute_dtype, "Validation data"
+        )
+    if early_stopping_patience is not None:
+        patience = validation.positive_int(early_stopping_patience, "early_stopping_patience")
+        if validation_data is None:
+            raise ValueError(
+                "early_stopping_patience needs validation_data: early stopping watches the "
+                "validation loss."
+            )
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True
+        ))
     dataset = shuffled_batches(x, min(batch_size, len(x)), seed)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -119,7 +149,9 @@ def fit_steps(
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the dataset shuffles itself
             verbose=verbose,
-            callbacks=[keras.callbacks.TerminateOnNaN(raise_error=True), *(callbacks or [])],
+            callbacks=callbacks,
+            validation_data=validation_data,
+            validation_batch_size=_VALIDATION_BATCH,
         )
     except RuntimeError as error:
         if "NaN or Inf loss" not in str(error):  # TerminateOnNaN's message

@@ -12,6 +12,7 @@ import tensorflow_probability as tfp
 
 from tfp_rad import validation
 
+tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
@@ -25,14 +26,74 @@ class FlowModel(keras.Model):
     - `fit(x)` minimizes `-mean log p(x)` (reported as `loss`), `evaluate(x)` returns it;
     - `distribution` is a `tfd.Distribution` with event shape `[event_size]`;
     - `log_prob(x)` and `sample(n, seed)` are shortcuts to it.
+
+    With `standardize=True` the flow models standardized features: the model holds a
+    non-trainable per-feature `mean` and `scale` (set from data by `adapt(x)`; 0 and 1
+    until then), and its density is that of `x = mean + scale * u` with `u` drawn from the
+    flow,
+
+    ```none
+    log p(x) = log p_flow((x - mean) / scale) - sum_j log scale_j
+    ```
+
+    (TFP's `TransformedDistribution` with `Chain([Shift(mean), Scale(scale)])`), so
+    `log_prob` and `sample` are in the data's own units and the log-likelihood is
+    comparable with any other density of the same data.
     """
 
-    def __init__(self, event_size, num_layers, hidden_units, **kwargs):
+    def __init__(self, event_size, num_layers, hidden_units, standardize=False, **kwargs):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
         self.num_layers = validation.positive_int(num_layers, "num_layers")
         self.hidden_units = validation.positive_int(hidden_units, "hidden_units")
+        if not isinstance(standardize, bool):
+            raise ValueError(f"standardize must be True or False, got {standardize!r}.")
+        self.standardize = standardize
+        if standardize:
+            self.feature_mean = self.add_weight(
+                shape=(self.event_size,), initializer="zeros", trainable=False,
+                name="feature_mean",
+            )
+            self.feature_scale = self.add_weight(
+                shape=(self.event_size,), initializer="ones", trainable=False,
+                name="feature_scale",
+            )
+
+    def adapt(self, x):
+        """Sets the standardization from data: each feature's mean and standard deviation.
+
+        ```none
+        mean_j = (1/n) sum_i x_ij,   scale_j = sqrt((1/n) sum_i (x_ij - mean_j)^2)
+        ```
+
+        computed in float64 and stored in the model's dtype. Call it on the training data
+        before training (the flow then sees features of mean 0 and variance 1).
+
+        Args:
+          x: points `[n, event_size]` (checked like training data).
+
+        Raises:
+          ValueError: if the model was built with `standardize=False`, for bad data, or if
+            a feature is constant (its scale would be 0; the message names the feature's
+            index, counted from 0).
+        """
+        if not self.standardize:
+            raise ValueError(
+                f"{self.name} was built with standardize=False: it has no standardization "
+                "to adapt."
+            )
+        x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        constant = np.flatnonzero(~(scale > 0))
+        if constant.size:
+            raise ValueError(
+                f"Feature {constant[0]} of the standardization data is constant (every "
+                f"value is {float(x[0, constant[0]])!r}), so it cannot be standardized and "
+                f"has no density; drop it. Constant features: {constant.tolist()}."
+            )
+        self.feature_mean.assign(mean.astype(self.feature_mean.dtype))
+        self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
 
     def _base_distribution(self):
         """The standard normal latent, `N(0, I_d)`, in the model's dtype."""
@@ -43,8 +104,20 @@ class FlowModel(keras.Model):
 
     @property
     def distribution(self):
-        """The model's density as a `tfd.Distribution` (built from the model's layers)."""
-        return self._make_distribution()
+        """The model's density as a `tfd.Distribution` (built from the model's layers).
+
+        With `standardize=True`, the flow's distribution mapped by
+        `x = mean + scale * u`: `tfd.TransformedDistribution(flow, Chain([Shift(mean),
+        Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term.
+        """
+        flow = self._make_distribution()
+        if not self.standardize:
+            return flow
+        to_data = tfb.Chain([
+            tfb.Shift(tf.convert_to_tensor(self.feature_mean)),
+            tfb.Scale(tf.convert_to_tensor(self.feature_scale)),
+        ])
+        return tfd.TransformedDistribution(flow, to_data)
 
     def _as_points(self, x):
         x = tf.convert_to_tensor(x)
@@ -238,6 +311,7 @@ class FlowModel(keras.Model):
             event_size=self.event_size,
             num_layers=self.num_layers,
             hidden_units=self.hidden_units,
+            standardize=self.standardize,
         )
         return config
 
