@@ -1,5 +1,8 @@
 """The problems beyond the paper: the 16-D mixture's density and the dequantized digits."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -65,3 +68,25 @@ def test_bits_per_dim_of_the_uniform_density_is_log2_of_the_levels():
     assert hd.bits_per_dim(0.0) == pytest.approx(np.log2(17))
     # One more nat of log-likelihood is 1 / (64 log 2) fewer bits per dimension.
     assert hd.bits_per_dim(1.0) == pytest.approx(np.log2(17) - 1 / (64 * np.log(2)))
+
+
+def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
+    from tfp_rad import high_dimensional_study as study
+    from tfp_rad import reproduce
+
+    output = str(tmp_path / "highdim")
+    study.run(output, problems=["mixture16"], seeds=[0], steps=50)
+    runs = sorted(os.listdir(os.path.join(output, "runs")))
+    assert runs == ["mixture16-rad-seed0.json", "mixture16-real_nvp-seed0.json"]
+    with open(os.path.join(output, "runs", runs[0])) as f:
+        record = json.load(f)
+    assert record["steps_run"] <= 50 and record["event_size"] == 16
+    assert np.isfinite(record["test_log_likelihood"])
+    assert record["test_log_likelihood"] < record["oracle_test_log_likelihood"] + 0.5
+    table = open(os.path.join(output, "table.md")).read()
+    assert "| mixture16 |" in table and "(n=1)" in table
+    # A second invocation trains nothing; one of other settings is refused.
+    monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("retrained a run"))
+    study.run(output, problems=["mixture16"], seeds=[0], steps=50)
+    with pytest.raises(reproduce.ReproduceError, match="50 steps"):
+        study.run(output, problems=["mixture16"], seeds=[0], steps=100)
