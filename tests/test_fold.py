@@ -193,3 +193,17 @@ def test_free_standing_fold_lists_its_trainable_variables():
     assert [tuple(v.shape) for v in fold.trainable_variables] == [(3, 10)]
     coupling = coupling_fold(0)
     assert len(coupling.trainable_variables) == 4  # conditioner's two Dense layers
+
+
+def test_sin_half_pi_is_the_sine_to_rounding_and_clips():
+    from tfp_rad.fold import _sin_half_pi
+
+    v = np.linspace(-1.0, 1.0, 100_001)
+    np.testing.assert_allclose(_sin_half_pi(tf.constant(v)), np.sin(np.pi * v / 2), rtol=0,
+                               atol=4e-16)
+    np.testing.assert_allclose(_sin_half_pi(tf.constant(v, tf.float32)),
+                               np.sin(np.pi * v / 2), rtol=0, atol=3e-7)
+    assert _sin_half_pi(tf.constant(1.0, tf.float64)).numpy() == 1.0
+    assert _sin_half_pi(tf.constant(-1.0, tf.float64)).numpy() == -1.0
+    np.testing.assert_array_equal(_sin_half_pi(tf.constant([-1e30, -3.0, 7.0, 1e30])),
+                                  [-1.0, -1.0, 1.0, 1.0])

@@ -6,6 +6,7 @@ element-wise to the folded part of a vector. It runs in the *density* direction
 `fold` and `unfold`. See `docs/` and rad-math sections 2-5 for the derivation.
 """
 
+import math
 from typing import NamedTuple
 
 import keras
@@ -51,6 +52,32 @@ def _log_boundary_probabilities(logits, min_probability):
     total = exps[0] + exps[1] + exps[2]
     floor = min_probability / NUM_PIECES
     return tuple(tf.math.log(floor + (1.0 - min_probability) * e / total) for e in exps)
+
+
+# sin(pi v / 2) = sum_k c_k v^(2k+1), c_k = (-1)^k (pi/2)^(2k+1) / (2k+1)!, k = 0..10.
+_SINE_COEFFICIENTS = tuple(
+    (-1) ** k * (np.pi / 2) ** (2 * k + 1) / math.factorial(2 * k + 1) for k in range(11)
+)
+
+
+def _sin_half_pi(v):
+    """`sin(pi v / 2)` for `v` clipped to `[-1, 1]`, by its Taylor series to degree 21.
+
+    ```none
+    sin(pi v / 2) = v (c_0 + t (c_1 + t (c_2 + ... + t c_10))),  t = v^2
+    ```
+
+    On `[-1, 1]` the first omitted term, `(pi/2)^23 / 23! < 2e-18`, bounds the truncation
+    error (an alternating series of decreasing terms), below float64's rounding. The
+    gating only uses the sine where `|v| <= 1`. XLA's general `sin` (with range reduction
+    for any argument) and its gradient took about 40 % of a RAD training step on a CPU.
+    """
+    v = tf.clip_by_value(v, -1.0, 1.0)
+    t = tf.square(v)
+    total = tf.fill(tf.shape(v), tf.constant(_SINE_COEFFICIENTS[-1], v.dtype))
+    for coefficient in reversed(_SINE_COEFFICIENTS[:-1]):
+        total = coefficient + t * total
+    return v * total
 
 
 def _logsumexp3(l0, l1, l2):
@@ -407,7 +434,7 @@ class PiecewiseFold(keras.layers.Layer):
             )
         if not self.boundary_conditioned_gating:
             return s
-        sine = tf.sin(0.5 * np.pi * v)
+        sine = _sin_half_pi(v)
         free = 1.0 - tf.square(sine)  # cos^2(pi v / 2): 1 at v = 0, 0 at v = +-1
         plus, minus = 0.5 * (1.0 + sine), 0.5 * (1.0 - sine)
         return tuple(
