@@ -96,10 +96,13 @@ def build_parser():
     _train_parser(subparsers)
     _sample_parser(subparsers)
     _score_parser(subparsers)
-    from tfp_rad import figures, reproduce  # here, not at the top: they import this module
+    # not at the top: they import this module
+    from tfp_rad import figures, high_dimensional_study, reproduce, studies
 
     reproduce.add_parser(subparsers)
     figures.add_parser(subparsers)
+    studies.add_parser(subparsers)
+    high_dimensional_study.add_parser(subparsers)
     return parser
 
 

@@ -32,6 +32,10 @@ holds one protocol: if a JSON there was made with other settings (steps, batch s
 learning rate or schedule, data sizes or architecture), `reproduce` refuses to start and names the
 file and the settings that differ, rather than mix or overwrite results; use another
 `--output`, or delete those runs to redo them. Run one invocation per directory at a time.
+
+The public helpers (`protocol_settings`, `train_pending`, `train_and_evaluate`,
+`write_record`, `load_runs`, `check_config`, the table and argument helpers) also run
+`tfp-rad study` (`tfp_rad.studies`) the same way.
 """
 
 import argparse
@@ -49,7 +53,7 @@ from tfp_rad import cli, datasets, training, validation
 NUM_LAYERS = 6
 HIDDEN_UNITS = {"rad": 8, "real_nvp": 56}
 MAX_SEED = 2**30 - 2  # the largest seed whose data seed 2 seed + 2 is a valid dataset seed
-_SETTINGS = ("steps", "batch_size", "learning_rate", "decay", "num_train", "num_test")
+SETTINGS = ("steps", "batch_size", "learning_rate", "decay", "num_train", "num_test")
 _RESULTS = (
     "parameters",
     "train_log_likelihood",
@@ -57,6 +61,10 @@ _RESULTS = (
     "oracle_train_log_likelihood",
     "oracle_test_log_likelihood",
     "versions",
+)
+LOG_LIKELIHOOD_NOTE = (
+    "Log-likelihoods in nats per point: mean ± sample std over seeds (n seeds; no std for "
+    "one seed). Oracle: the true density's, on the same points, mean over seeds."
 )
 _PARTIAL = ".partial"
 _TABLE = "table.md"
@@ -115,9 +123,45 @@ def run(
         directory with runs of another protocol or unreadable run files. Nothing is trained
         or written then.
     """
-    problems = _names(problems, datasets.NAMES, "problem")
-    models = _names(models, cli.MODELS, "model")
-    seeds = _seeds(seeds)
+    problems = unique_names(problems, datasets.NAMES, "problem")
+    models = unique_names(models, cli.MODELS, "model")
+    seeds = unique_seeds(seeds)
+    settings = protocol_settings(steps, batch_size, learning_rate, decay, num_train, num_test)
+    for path, record in load_runs(output).items():
+        _check_protocol(path, record, settings, "this invocation")
+    prepare_directories(output, "runs", "models")
+    plan = [
+        _config(problem, model, seed, settings)
+        for seed in seeds
+        for problem in problems
+        for model in models
+    ]
+    return train_pending(
+        output,
+        plan,
+        lambda config, machine: _train(config, output, machine, jit_compile, verbose),
+        write_table,
+        "tfp-rad reproduce",
+        verbose,
+    )
+
+
+def protocol_settings(
+    steps,
+    batch_size=500,
+    learning_rate=cli.LEARNING_RATE,
+    decay="cosine",
+    num_train=10_000,
+    num_test=10_000,
+):
+    """The settings that every run of a protocol shares, checked: a dict.
+
+    The arguments are those of `run`, with the same defaults.
+
+    Raises:
+      ValueError: for a non-positive size, a learning rate that is not a positive number,
+        or an unknown decay.
+    """
     settings = {
         "steps": validation.positive_int(steps, "steps"),
         "batch_size": validation.positive_int(batch_size, "batch_size"),
@@ -130,21 +174,37 @@ def run(
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
     if decay not in training.DECAYS:
         raise ValueError(f"decay must be one of {', '.join(training.DECAYS)}, got {decay!r}.")
-    for path, record in load_runs(output).items():
-        _check_protocol(path, record, settings, "this invocation")
-    for directory in (output, os.path.join(output, "runs"), os.path.join(output, "models")):
+    return settings
+
+
+def prepare_directories(output, *subdirectories):
+    """Creates `output` and its `subdirectories`, deleting a killed invocation's partials."""
+    for directory in (output, *(os.path.join(output, name) for name in subdirectories)):
         os.makedirs(directory, exist_ok=True)
         _remove_partials(directory)
-    plan = [
-        _config(problem, model, seed, settings)
-        for seed in seeds
-        for problem in problems
-        for model in models
-    ]
-    pending = [config for config in plan if not os.path.exists(_run_path(output, config))]
+
+
+def train_pending(output, plan, train, write_table, command, verbose):
+    """Trains the runs of `plan` whose JSON is not in `<output>/runs` yet, in order.
+
+    The table is rewritten from the JSONs before (when some runs are finished) and after
+    every run, so it always shows every finished run.
+
+    Args:
+      output: the output directory.
+      plan: the runs' configs (`problem`, `model`, `seed`, `steps`, `batch_size`, ...).
+      train: `train(config, machine) -> record`, which trains a run and writes its JSON.
+      write_table: `write_table(output)`.
+      command: the command's name, for the progress messages.
+      verbose: 0 silent, 1 or 2 for Keras progress bars.
+
+    Returns:
+      The names (`run_name`) of the runs trained, in order.
+    """
+    pending = [config for config in plan if not os.path.exists(run_path(output, config))]
     if verbose:
         print(
-            f"tfp-rad reproduce: {len(plan)} runs, {len(plan) - len(pending)} already "
+            f"{command}: {len(plan)} runs, {len(plan) - len(pending)} already "
             f"finished in {os.path.join(output, 'runs')}, {len(pending)} to train."
         )
     if len(pending) < len(plan):
@@ -158,18 +218,23 @@ def run(
         name = run_name(config["problem"], config["model"], config["seed"])
         if verbose:
             print(f"\n{name}: {config['steps']} steps of batch {config['batch_size']}")
-        record = _train(config, output, machine, jit_compile, verbose)
+        record = train(config, machine)
         executed.append(name)
         write_table(output)
         progress.add(1, values=[("test_ll", record["test_log_likelihood"])])
     return executed
 
 
-def load_runs(output):
+def load_runs(output, models=cli.MODELS, command="tfp-rad reproduce"):
     """The finished runs in `<output>/runs`: a dict from each JSON's path to its contents.
 
+    Args:
+      output: the output directory.
+      models: the model names that a run may have.
+      command: the command whose runs these are, for the error messages.
+
     Raises:
-      ReproduceError: for a JSON file that is not a run of `reproduce`.
+      ReproduceError: for a JSON file that is not a run of `command`.
     """
     directory = os.path.join(output, "runs")
     if not os.path.isdir(directory):
@@ -179,7 +244,7 @@ def load_runs(output):
         for name in sorted(os.listdir(directory))
         if name.endswith(".json") and not name.startswith(".")
     ]
-    return {path: _read_run(path) for path in paths}
+    return {path: _read_run(path, models, command) for path in paths}
 
 
 def write_table(output):
@@ -196,7 +261,7 @@ def write_table(output):
         )
     text = _format_table(records, output)
     path = os.path.join(output, _TABLE)
-    _replace(path, lambda partial: _write_text(partial, text))
+    write_text_atomically(path, text)
     return path
 
 
@@ -209,24 +274,16 @@ def _format_table(records, output):
     (the oracle, mean over seeds), RAD minus Real NVP (mean ± std of the per-seed
     differences: the two models of a seed see the same data) and both parameter counts.
     """
-    settings = {key: records[0]["config"][key] for key in _SETTINGS}
-    reference = _run_path(output, records[0]["config"])
+    settings = {key: records[0]["config"][key] for key in SETTINGS}
+    reference = run_path(output, records[0]["config"])
     for record in records[1:]:
-        _check_protocol(_run_path(output, record["config"]), record, settings, reference)
-    problems = _present(records, "problem", datasets.NAMES)
+        _check_protocol(run_path(output, record["config"]), record, settings, reference)
+    problems = present(records, "problem", datasets.NAMES)
     seeds = sorted({record["config"]["seed"] for record in records})
     command = ["tfp-rad", "reproduce", "--problems", *problems]
-    command += ["--models", *_present(records, "model", cli.MODELS)]
+    command += ["--models", *present(records, "model", cli.MODELS)]
     command += ["--steps", str(settings["steps"])]
-    command += ["--seeds", *map(str, seeds), "--output", output]
-    command += ["--learning-rate", repr(settings["learning_rate"]), "--decay", settings["decay"]]
-    command += ["--batch-size", str(settings["batch_size"])]
-    command += ["--num-train", str(settings["num_train"]), "--num-test", str(settings["num_test"])]
-    machines = []
-    for record in records:
-        machine = ", ".join(f"{name} {value}" for name, value in record["versions"].items())
-        if machine not in machines:
-            machines.append(machine)
+    command += ["--seeds", *map(str, seeds), "--output", output, *settings_arguments(settings)]
     lines = [
         "# RAD vs Real NVP on the paper's 2-D problems",
         "",
@@ -236,31 +293,63 @@ def _format_table(records, output):
         "normal base.",
         "",
         f"- Command: `{shlex.join(command)}`",
-        *(f"- Machine: {machine}" for machine in machines),
-        f"- Steps: {settings['steps']} Adam steps of batch {settings['batch_size']} "
-        f"(learning rate {settings['learning_rate']}, decay {settings['decay']}) on "
-        f"{settings['num_train']} training points; {settings['num_test']} fresh test points "
-        "per seed.",
+        *(f"- Machine: {machine}" for machine in machines(records)),
+        f"- Steps: {steps_description(settings)}",
         "",
-        "Log-likelihoods in nats per point: mean ± sample std over seeds (n seeds; no std "
-        "for one seed). Oracle: the true density's, on the same points, mean over seeds. "
-        "RAD − Real NVP: mean ± std of the per-seed differences.",
+        f"{LOG_LIKELIHOOD_NOTE} RAD − Real NVP: mean ± std of the per-seed differences.",
     ]
+    lines += log_likelihood_tables(
+        [
+            "problem",
+            "RAD",
+            "Real NVP",
+            "oracle",
+            "RAD − Real NVP",
+            "RAD parameters",
+            "Real NVP parameters",
+        ],
+        lambda split: [_row(records, problem, split) for problem in problems],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def log_likelihood_tables(header, rows):
+    """The markdown lines of the `## Test log-likelihood` and `## Train log-likelihood`
+    sections: a table each, of `header` and `rows(split)` (`split` "test" or "train")."""
+    lines = []
     for title, split in (("Test", "test"), ("Train", "train")):
         lines += ["", f"## {title} log-likelihood", ""]
-        lines += _markdown_table(
-            [
-                "problem",
-                "RAD",
-                "Real NVP",
-                "oracle",
-                "RAD − Real NVP",
-                "RAD parameters",
-                "Real NVP parameters",
-            ],
-            [_row(records, problem, split) for problem in problems],
-        )
-    return "\n".join(lines) + "\n"
+        lines += markdown_table(header, rows(split))
+    return lines
+
+
+def settings_arguments(settings):
+    """The command-line options that give a protocol's `settings` (after `--output`)."""
+    return [
+        "--learning-rate", repr(settings["learning_rate"]), "--decay", settings["decay"],
+        "--batch-size", str(settings["batch_size"]),
+        "--num-train", str(settings["num_train"]), "--num-test", str(settings["num_test"]),
+    ]
+
+
+def steps_description(settings):
+    """One sentence on a protocol's training: steps, batch, learning rate, data sizes."""
+    return (
+        f"{settings['steps']} Adam steps of batch {settings['batch_size']} "
+        f"(learning rate {settings['learning_rate']}, decay {settings['decay']}) on "
+        f"{settings['num_train']} training points; {settings['num_test']} fresh test points "
+        "per seed."
+    )
+
+
+def machines(records):
+    """The distinct machines (`versions` of the records) as lines, in order of appearance."""
+    lines = []
+    for record in records:
+        machine = ", ".join(f"{name} {value}" for name, value in record["versions"].items())
+        if machine not in lines:
+            lines.append(machine)
+    return lines
 
 
 def add_parser(subparsers):
@@ -284,11 +373,26 @@ def add_parser(subparsers):
         "--models", nargs="+", default=list(cli.MODELS), choices=cli.MODELS, metavar="MODEL",
         help=f"default: {' '.join(cli.MODELS)}",
     )
-    parser.add_argument("--steps", type=_positive_int, default=50_000, help="default 50000")
+    add_protocol_arguments(parser, 50_000, "results/paper", "default results/paper")
+    parser.set_defaults(run=functools.partial(_command, parser))
+
+
+def add_protocol_arguments(parser, steps, output, output_help):
+    """Adds the options shared by protocol commands, from `--steps` to `--verbose`.
+
+    Args:
+      parser: an `argparse` parser.
+      steps: the default of `--steps`.
+      output: the default of `--output`.
+      output_help: the help of `--output`.
+    """
+    parser.add_argument("--steps", type=positive_int_argument, default=steps,
+                        help=f"default {steps}")
     parser.add_argument(
-        "--seeds", nargs="+", type=_seed, default=[0, 1, 2], metavar="SEED", help="default 0 1 2"
+        "--seeds", nargs="+", type=seed_argument, default=[0, 1, 2], metavar="SEED",
+        help="default 0 1 2",
     )
-    parser.add_argument("--output", default="results/paper", help="default results/paper")
+    parser.add_argument("--output", default=output, help=output_help)
     parser.add_argument(
         "--learning-rate", type=_positive_float, default=cli.LEARNING_RATE,
         help=f"Adam's learning rate (default {cli.LEARNING_RATE}, as `train`)",
@@ -297,28 +401,29 @@ def add_parser(subparsers):
         "--decay", default="cosine", choices=training.DECAYS,
         help="learning-rate schedule (default cosine, as `train`)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, default=500)
-    parser.add_argument("--num-train", type=_positive_int, default=10_000)
-    parser.add_argument("--num-test", type=_positive_int, default=10_000)
+    parser.add_argument("--batch-size", type=positive_int_argument, default=500)
+    parser.add_argument("--num-train", type=positive_int_argument, default=10_000)
+    parser.add_argument("--num-test", type=positive_int_argument, default=10_000)
     parser.add_argument("--no-jit", action="store_true", help="train without XLA")
     parser.add_argument(
         "--table-only", action="store_true",
         help="only rewrite OUTPUT/table.md from the run JSONs",
     )
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    parser.set_defaults(run=functools.partial(_command, parser))
 
 
-def _command(parser, args):
-    """Runs `tfp-rad reproduce`; a `ReproduceError` becomes an argparse error (exit 2)."""
+def run_command(parser, args, run, write_table, **selection):
+    """Runs a protocol command from its parsed `args`: the table only, or the runs.
+
+    `run(output, seeds=..., steps=..., ..., **selection)` trains; `write_table(output)`
+    rewrites the table. A `ReproduceError` becomes an argparse error (exit 2).
+    """
     try:
         if args.table_only:
             write_table(args.output)
         else:
             run(
                 args.output,
-                problems=args.problems,
-                models=args.models,
                 seeds=args.seeds,
                 steps=args.steps,
                 batch_size=args.batch_size,
@@ -328,6 +433,7 @@ def _command(parser, args):
                 num_test=args.num_test,
                 jit_compile=not args.no_jit,
                 verbose=args.verbose,
+                **selection,
             )
     except ReproduceError as error:
         parser.error(str(error))
@@ -335,14 +441,44 @@ def _command(parser, args):
     return 0
 
 
+def _command(parser, args):
+    """Runs `tfp-rad reproduce`; a `ReproduceError` becomes an argparse error (exit 2)."""
+    return run_command(
+        parser, args, run, write_table, problems=args.problems, models=args.models
+    )
+
+
 def _train(config, output, machine, jit_compile, verbose):
     """Trains and evaluates one run, then saves its model and its JSON; returns the record."""
     start = time.perf_counter()
-    problem, model_name, seed = config["problem"], config["model"], config["seed"]
+    model, record = train_and_evaluate(
+        config,
+        lambda: cli.make_model(config["model"], 2, config["num_layers"], config["hidden_units"]),
+        machine,
+        jit_compile,
+        verbose,
+    )
+    name = run_name(config["problem"], config["model"], config["seed"])
+    write_atomically(os.path.join(output, "models", f"{name}.keras"), model.save)
+    record["wall_seconds"] = time.perf_counter() - start
+    write_record(output, record)
+    return record
+
+
+def train_and_evaluate(config, make_model, machine, jit_compile, verbose):
+    """Trains `make_model()` as `config` says and evaluates it: `(model, record)`.
+
+    The Keras session is cleared and seeded with `config["seed"]` first, the data are
+    those of `cli.train_test_data`, training is `training.fit_steps`. The record holds
+    the config, the parameter count, the train and test mean log-likelihoods and the true
+    density's on the same points (`oracle_*`), the training time, `jit_compile` and the
+    `machine`.
+    """
+    problem, seed = config["problem"], config["seed"]
     keras.backend.clear_session()  # Keras's advice for models built in a loop
     keras.utils.set_random_seed(seed)
     x_train, x_test = cli.train_test_data(problem, config["num_train"], config["num_test"], seed)
-    model = cli.make_model(model_name, 2, config["num_layers"], config["hidden_units"])
+    model = make_model()
     _, train_seconds = training.fit_steps(
         model,
         x_train,
@@ -365,12 +501,12 @@ def _train(config, output, machine, jit_compile, verbose):
         "jit_compile": jit_compile,
         "versions": machine,
     }
-    name = run_name(problem, model_name, seed)
-    _replace(os.path.join(output, "models", f"{name}.keras"), model.save)
-    record["wall_seconds"] = time.perf_counter() - start
-    text = json.dumps(record, indent=2) + "\n"
-    _replace(_run_path(output, config), lambda partial: _write_text(partial, text))
-    return record
+    return model, record
+
+
+def write_record(output, record):
+    """Writes a run's record, atomically, to its JSON in `<output>/runs` (`run_path`)."""
+    write_text_atomically(run_path(output, record["config"]), json.dumps(record, indent=2) + "\n")
 
 
 def _config(problem, model, seed, settings):
@@ -385,13 +521,14 @@ def _config(problem, model, seed, settings):
     }
 
 
-def _run_path(output, config):
+def run_path(output, config):
+    """`<output>/runs/<run_name>.json`, the JSON of the run with `config`."""
     return os.path.join(
         output, "runs", run_name(config["problem"], config["model"], config["seed"]) + ".json"
     )
 
 
-def _read_run(path):
+def _read_run(path, models, command):
     """Loads a run JSON, checking that it has a run's keys and is named after its run."""
     try:
         with open(path) as f:
@@ -402,17 +539,17 @@ def _read_run(path):
     config = record.get("config") if isinstance(record.get("config"), dict) else {}
     missing = [key for key in ("config", *_RESULTS) if key not in record]
     missing += [
-        f"config.{key}" for key in ("problem", "model", "seed", *_SETTINGS) if key not in config
+        f"config.{key}" for key in ("problem", "model", "seed", *SETTINGS) if key not in config
     ]
     if missing:
         raise ReproduceError(
-            f"{path} is not a run of `tfp-rad reproduce`: it lacks {', '.join(missing)}. "
+            f"{path} is not a run of `{command}`: it lacks {', '.join(missing)}. "
             "Move it out of the runs directory."
         )
     name = run_name(config["problem"], config["model"], config["seed"])
     if (
         config["problem"] not in datasets.NAMES
-        or config["model"] not in cli.MODELS
+        or config["model"] not in models
         or os.path.basename(path) != f"{name}.json"
     ):
         raise ReproduceError(
@@ -425,7 +562,17 @@ def _read_run(path):
 def _check_protocol(path, record, settings, reference):
     """Raises `ReproduceError` unless the run at `path` used `settings` and the protocol."""
     config = record["config"]
-    expected = _config(config["problem"], config["model"], config["seed"], settings)
+    check_config(
+        path, config, _config(config["problem"], config["model"], config["seed"], settings),
+        reference,
+    )
+
+
+def check_config(path, config, expected, reference):
+    """Raises `ReproduceError` unless the run at `path` has `expected` in its `config`.
+
+    `reference` names where the expected values come from (another run, this invocation).
+    """
     differences = [
         f"{key}={config.get(key)!r} where {reference} has {value!r}"
         for key, value in expected.items()
@@ -439,7 +586,7 @@ def _check_protocol(path, record, settings, reference):
         )
 
 
-def _present(records, key, names):
+def present(records, key, names):
     """The `names` that some record's `config[key]` has, in the order of `names`."""
     return [name for name in names if any(r["config"][key] == name for r in records)]
 
@@ -468,15 +615,15 @@ def _row(records, problem, split):
     ]
     return [
         problem,
-        _mean_std(list(by_seed["rad"].values())),
-        _mean_std(list(by_seed["real_nvp"].values())),
+        mean_std(list(by_seed["rad"].values())),
+        mean_std(list(by_seed["real_nvp"].values())),
         f"{np.mean(list(oracle.values())):.3f}",
-        _mean_std(differences),
+        mean_std(differences),
         *parameters,
     ]
 
 
-def _mean_std(values):
+def mean_std(values):
     """`mean ± std (n=k)` with the sample std; `mean (n=1)` for one value; `—` for none."""
     if not values:
         return "—"
@@ -485,13 +632,13 @@ def _mean_std(values):
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f} (n={len(values)})"
 
 
-def _markdown_table(header, rows):
+def markdown_table(header, rows):
     """Markdown lines of a table; the columns after the first are right-aligned."""
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _names(values, valid, what):
+def unique_names(values, valid, what):
     """`values` as a list without repeats, or `ReproduceError` for none or an unknown one."""
     values = list(dict.fromkeys([values] if isinstance(values, str) else values))
     if not values:
@@ -502,7 +649,7 @@ def _names(values, valid, what):
     return values
 
 
-def _seeds(seeds):
+def unique_seeds(seeds):
     """`seeds` as a list without repeats, or `ReproduceError` for none or a bad one."""
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
@@ -515,7 +662,7 @@ def _seeds(seeds):
     return [int(seed) for seed in seeds]
 
 
-def _replace(path, write):
+def write_atomically(path, write):
     """Calls `write` on a hidden partial file next to `path`, then renames it to `path`."""
     directory, name = os.path.split(path)
     stem, extension = os.path.splitext(name)
@@ -524,9 +671,14 @@ def _replace(path, write):
     os.replace(partial, path)
 
 
-def _write_text(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+def write_text_atomically(path, text):
+    """Writes `text` to the file `path` whole (`write_atomically`)."""
+
+    def write(partial):
+        with open(partial, "w") as f:
+            f.write(text)
+
+    write_atomically(path, write)
 
 
 def _remove_partials(directory):
@@ -536,7 +688,7 @@ def _remove_partials(directory):
             os.remove(os.path.join(directory, name))
 
 
-def _positive_int(text):
+def positive_int_argument(text):
     """argparse type: a positive integer."""
     value = _parse(text, int, "an integer")
     if value <= 0:
@@ -552,7 +704,7 @@ def _positive_float(text):
     return value
 
 
-def _seed(text):
+def seed_argument(text):
     """argparse type: a seed, an integer in `[0, MAX_SEED]`."""
     value = _parse(text, int, "an integer")
     if not 0 <= value <= MAX_SEED:

@@ -1,4 +1,6 @@
-"""`RADFlow`: a deep RAD model as a Keras 3 model."""
+"""`RADFlow`: a deep RAD model as a Keras 3 model, and the RAD layer it stacks."""
+
+import numbers
 
 import keras
 
@@ -8,18 +10,48 @@ from tfp_rad.models.layers import mlp
 from tfp_rad.rad_distribution import RADDistribution
 
 
+class RADStack(FlowModel):
+    """A `FlowModel` with RAD layers: `folds[j]` and `gatings[j]`, data side first.
+
+    Subclasses add each RAD layer with `add_rad_layer` in their `__init__`, then call
+    `self.build`, which builds the gating networks.
+    """
+
+    def __init__(self, event_size, num_layers, hidden_units, **kwargs):
+        super().__init__(event_size, num_layers, hidden_units, **kwargs)
+        self.folds = []
+        self.gatings = []
+
+    def add_rad_layer(self, fold_mask, index, hidden_units, gating_hidden_units):
+        """Appends the RAD layer `rad_layer(...)` to `folds` and `gatings`."""
+        fold, gating = rad_layer(
+            self.event_size, fold_mask, index, hidden_units, gating_hidden_units,
+            self.dtype_policy,
+        )
+        self.folds.append(fold)
+        self.gatings.append(gating)
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        for gating in self.gatings:
+            if gating is not None:  # gating_hidden_units = 0: none
+                gating.build((None, self.event_size))
+        self.built = True
+
+
 @keras.saving.register_keras_serializable(package="tfp_rad")
-class RADFlow(FlowModel):
+class RADFlow(RADStack):
     """A stack of `num_layers` RAD layers on a standard normal base.
 
     With `event_size == 1` each layer is a free-standing `PiecewiseFold`; with
     `event_size >= 2` a coupling fold whose conditioner reads one half of the vector and
     folds the other, alternating halves from layer to layer (rad-math section 5). Each
-    layer's gating `s(z)` and each conditioner are one-hidden-layer ReLU MLPs of
-    `hidden_units` units; the gating's output is linear, the conditioner's a tanh scaled by
-    a learned scalar, as in the paper. Conditioners' output layers (and free-standing
-    folds' parameters) start at zero, so every layer starts as the uniform 3-fold of
-    `[-1, 1]` (slopes 3 inside, identity outside).
+    conditioner is a one-hidden-layer ReLU MLP of `hidden_units` units ending in a tanh
+    scaled by a learned scalar, and each layer's gating `s(z)` a one-hidden-layer ReLU MLP
+    of `gating_hidden_units` units with a linear output, as in the paper. Conditioners'
+    output layers (and free-standing folds' parameters) start at zero, so every layer
+    starts as the uniform 3-fold of `[-1, 1]` (slopes 3 inside, identity outside).
 
     The density is the nested `RADDistribution`
 
@@ -27,7 +59,13 @@ class RADFlow(FlowModel):
     p = RAD(fold_1, gating_1, RAD(fold_2, gating_2, ... RAD(fold_L, gating_L, N(0, I))))
     ```
 
-    where `fold_1` meets the data first.
+    where `fold_1` meets the data first. With `gating_hidden_units=0` there is no gating
+    network (`s(z) = 0`): inside `[-1, 1]` the gating is then only the interpolation
+    between the boundary probabilities of the fold,
+
+    ```none
+    logits(v) = (1 + sin(pi v / 2))/2 log q+ + (1 - sin(pi v / 2))/2 log q-
+    ```
 
     #### Examples
 
@@ -39,51 +77,27 @@ class RADFlow(FlowModel):
     ```
     """
 
-    def __init__(self, event_size, num_layers=6, hidden_units=8, **kwargs):
-        super().__init__(event_size, num_layers, hidden_units, **kwargs)
-        d = self.event_size
-        masks = (
-            [[True]] * self.num_layers if d == 1 else alternating_masks(d, self.num_layers)
-        )
-        self.folds = []
-        self.gatings = []
-        for i, mask in enumerate(masks):
-            num_folded = sum(mask)
-            conditioner = None
-            if d > 1:
-                conditioner = mlp(
-                    self.hidden_units,
-                    num_folded * PARAMETERS_PER_ELEMENT,
-                    f"conditioner_{i}",
-                    self.dtype_policy.name,
-                    zero_output=True,
-                    scaled_tanh=True,
-                )
-            self.folds.append(
-                PiecewiseFold(
-                    d,
-                    fold_mask=mask,
-                    conditioner=conditioner,
-                    name=f"fold_{i}",
-                    dtype=self.dtype_policy,
-                )
-            )
-            self.gatings.append(
-                mlp(
-                    self.hidden_units,
-                    num_folded * NUM_PIECES,
-                    f"gating_{i}",
-                    self.dtype_policy.name,
-                )
-            )
-        self.build((None, d))
+    def __init__(self, event_size, num_layers=6, hidden_units=8, gating_hidden_units=None,
+                 **kwargs):
+        """Builds the layers.
 
-    def build(self, input_shape):
-        if self.built:
-            return
-        for gating in self.gatings:
-            gating.build((None, self.event_size))
-        self.built = True
+        Args:
+          event_size: positive int, the dimension `d`.
+          num_layers: positive int, the number of RAD layers.
+          hidden_units: positive int, the width of the conditioners (and by default of the
+            gatings).
+          gating_hidden_units: the width of the gating networks: None means `hidden_units`,
+            0 means no gating network (`s(z) = 0`).
+          **kwargs: passed to `FlowModel` (and on to `keras.Model`).
+
+        Raises:
+          ValueError: for a non-positive size or a negative `gating_hidden_units`.
+        """
+        super().__init__(event_size, num_layers, hidden_units, **kwargs)
+        self.gating_hidden_units = _gating_width(gating_hidden_units, self.hidden_units)
+        for i, mask in enumerate(fold_masks(self.event_size, self.num_layers)):
+            self.add_rad_layer(mask, i, self.hidden_units, self.gating_hidden_units)
+        self.build((None, self.event_size))
 
     def _make_distribution(self):
         distribution = self._base_distribution()
@@ -94,3 +108,76 @@ class RADFlow(FlowModel):
     def infer_layers(self, x):
         """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`)."""
         return self.distribution.infer_layers(self._as_points(x))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(gating_hidden_units=self.gating_hidden_units)
+        return config
+
+
+def fold_masks(event_size, num_layers):
+    """The fold masks of a stack of RAD layers, data side first (True: folded).
+
+    One element folds everything (free-standing folds); otherwise the halves alternate as
+    in `alternating_masks`.
+    """
+    if event_size == 1:
+        return [[True]] * num_layers
+    return alternating_masks(event_size, num_layers)
+
+
+def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, dtype_policy):
+    """One RAD layer of the paper's architecture: `(fold, gating)`.
+
+    The fold is free-standing for `event_size == 1`, else a coupling fold whose conditioner,
+    from the pass-through elements `[N, d - n]` to the raw parameters `[N, 10 n]` of the
+    `n` folded ones, is the MLP `c tanh(W2 relu(W1 x + b1) + b2)` of `hidden_units`
+    units, its output layer at zero. The gating `s(z)`, `[N, d] -> [N, 3 n]`, is the MLP
+    `W2 relu(W1 z + b1) + b2` of `gating_hidden_units` units, or None (`s = 0`) when
+    `gating_hidden_units == 0`.
+
+    Args:
+      event_size: the dimension `d`.
+      fold_mask: `d` booleans, True for the folded elements.
+      index: the layer's position in its stack (names the layers `fold_<index>`,
+        `conditioner_<index>` and `gating_<index>`).
+      hidden_units: positive int, the conditioner's width.
+      gating_hidden_units: non-negative int, the gating's width.
+      dtype_policy: the Keras dtype policy of the layers.
+
+    Returns:
+      `(PiecewiseFold, keras.Sequential or None)`, the gating unbuilt (`RADStack.build`
+      builds it).
+    """
+    num_folded = sum(fold_mask)
+    conditioner = None
+    if event_size > 1:
+        conditioner = mlp(
+            hidden_units,
+            num_folded * PARAMETERS_PER_ELEMENT,
+            f"conditioner_{index}",
+            dtype_policy.name,
+            zero_output=True,
+            scaled_tanh=True,
+        )
+    fold = PiecewiseFold(
+        event_size, fold_mask=fold_mask, conditioner=conditioner, name=f"fold_{index}",
+        dtype=dtype_policy,
+    )
+    gating = None
+    if gating_hidden_units:
+        gating = mlp(gating_hidden_units, num_folded * NUM_PIECES, f"gating_{index}",
+                     dtype_policy.name)
+    return fold, gating
+
+
+def _gating_width(value, hidden_units):
+    """`gating_hidden_units` checked: None means `hidden_units`; else an integer >= 0."""
+    if value is None:
+        return hidden_units
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"gating_hidden_units must be a non-negative integer (0: no gating network) or "
+            f"None (the conditioners' hidden_units), got {value!r}."
+        )
+    return int(value)

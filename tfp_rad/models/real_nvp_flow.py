@@ -73,20 +73,9 @@ class RealNVPFlow(FlowModel):
 
     def __init__(self, event_size, num_layers=6, hidden_units=56, **kwargs):
         super().__init__(event_size, num_layers, hidden_units, **kwargs)
-        if self.event_size < 2:
-            raise ValueError(
-                f"RealNVPFlow couples two halves of a vector: event_size must be >= 2, got "
-                f"{self.event_size}."
-            )
-        self.num_masked = self.event_size // 2
+        check_coupling_event_size(self.event_size, "RealNVPFlow")
         self.conditioners = [
-            ShiftAndLogScale(
-                self.hidden_units,
-                self.event_size - self.num_masked,
-                self.num_masked,
-                name=f"conditioner_{i}",
-                dtype=self.dtype_policy,
-            )
+            real_nvp_conditioner(self.event_size, self.hidden_units, i, self.dtype_policy)
             for i in range(self.num_layers)
         ]
         self.build((None, self.event_size))
@@ -102,10 +91,7 @@ class RealNVPFlow(FlowModel):
         with the same density).
         """
         return [
-            tfb.RealNVP(
-                num_masked=self.num_masked if i % 2 == 0 else -self.num_masked,
-                shift_and_log_scale_fn=_conditioner_fn(conditioner),
-            )
+            real_nvp_coupling(self.event_size, i, conditioner)
             for i, conditioner in enumerate(reversed(self.conditioners))
         ]
 
@@ -122,6 +108,45 @@ class RealNVPFlow(FlowModel):
             steps.append(LayerInference(x=x, z=z, k=None))
             x = z
         return steps
+
+
+def check_coupling_event_size(event_size, who):
+    """Raises `ValueError` unless `event_size >= 2`: a coupling needs two halves."""
+    if event_size < 2:
+        raise ValueError(
+            f"{who} couples two halves of a vector: event_size must be >= 2, got {event_size}."
+        )
+
+
+def real_nvp_conditioner(event_size, hidden_units, index, dtype_policy):
+    """The `ShiftAndLogScale` network of a Real NVP coupling, named `conditioner_<index>`.
+
+    It reads the `d // 2` masked elements and returns `(shift, log_scale)` for the other
+    `d - d // 2`, whichever half a layer masks.
+    """
+    num_masked = event_size // 2
+    return ShiftAndLogScale(
+        hidden_units, event_size - num_masked, num_masked, name=f"conditioner_{index}",
+        dtype=dtype_policy,
+    )
+
+
+def real_nvp_coupling(event_size, index, conditioner):
+    """The `tfb.RealNVP` coupling at position `index` of a stack, data side first.
+
+    ```none
+    forward:  y_a = x_a,   y_b = x_b * exp(log_scale(x_a)) + shift(x_a)
+    ```
+
+    with `a` the first `d // 2` elements when `index` is even (TFP's `num_masked = d // 2`)
+    and the last `d // 2` when odd (`num_masked = -(d // 2)`): `b` is then the half that a
+    RAD layer at the same position folds (`fold_masks`).
+    """
+    num_masked = event_size // 2
+    return tfb.RealNVP(
+        num_masked=num_masked if index % 2 == 0 else -num_masked,
+        shift_and_log_scale_fn=_conditioner_fn(conditioner),
+    )
 
 
 def _conditioner_fn(layer):
