@@ -352,3 +352,16 @@ def test_bad_files_and_options_give_one_line_and_exit_code_2(tmp_path, capsys):
         assert error.startswith(f"tfp-rad {argv[0]}: ") and error.count("\n") == 1, error
         assert re.search(message, error), (message, error)
     assert not (tmp_path / "out").exists()  # nothing written for a bad run
+
+
+@pytest.mark.parametrize("kind", ["RADFlow", "RealNVPFlow", "HybridFlow"])
+def test_infer_layers_of_a_standardized_model_start_from_standardized_points(kind):
+    x = np.random.default_rng(0).normal([5.0, -2.0], [3.0, 0.5], size=(200, 2))
+    depth = {"layers": ("rad", "real_nvp")} if kind == "HybridFlow" else {"num_layers": 2}
+    model = getattr(tfp_rad.models, kind)(2, standardize=True, **depth)
+    model.adapt(x)
+    steps = model.infer_layers(x)
+    assert len(steps) == 2
+    np.testing.assert_allclose(steps[0].x, (x - x.mean(0)) / x.std(0), rtol=1e-5, atol=1e-5)
+    for before, after in zip(steps, steps[1:]):
+        np.testing.assert_array_equal(before.z, after.x)

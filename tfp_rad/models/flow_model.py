@@ -119,6 +119,13 @@ class FlowModel(keras.Model):
         ])
         return tfd.TransformedDistribution(flow, to_data)
 
+    def _flow_points(self, x):
+        """Points as the flow's layers see them: `(x - mean) / scale` with `standardize=True`."""
+        x = self._as_points(x)
+        if not self.standardize:
+            return x
+        return (x - self.feature_mean) / self.feature_scale
+
     def _as_points(self, x):
         x = tf.convert_to_tensor(x)
         if not (x.dtype.is_floating or x.dtype.is_integer):

@@ -126,10 +126,12 @@ class HybridFlow(RADStack):
     def infer_layers(self, x):
         """Every layer's `(x, z, k)`, data side first; `k` is None for a Real NVP layer.
 
+        With `standardize=True` the first layer's `x` is the standardized point.
+
         A RAD layer's `(z, k)` is its fold of `x`; a Real NVP layer's `z` is its
         coupling's inverse of `x`. Each layer's `z` is the next layer's `x`.
         """
-        x = self._as_points(x)
+        x = self._flow_points(x)
         steps = []
         for block in self._blocks():
             if isinstance(block, tfb.Bijector):

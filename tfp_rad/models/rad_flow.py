@@ -106,8 +106,11 @@ class RADFlow(RADStack):
         return distribution
 
     def infer_layers(self, x):
-        """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`)."""
-        return self.distribution.infer_layers(self._as_points(x))
+        """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`).
+
+        With `standardize=True` the first layer's `x` is the standardized point.
+        """
+        return self._make_distribution().infer_layers(self._flow_points(x))
 
     def get_config(self):
         config = super().get_config()

@@ -100,8 +100,11 @@ class RealNVPFlow(FlowModel):
         return tfd.TransformedDistribution(self._base_distribution(), tfb.Chain(self._couplings()))
 
     def infer_layers(self, x):
-        """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`."""
-        x = self._as_points(x)
+        """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`.
+
+        With `standardize=True` the first coupling's `x` is the standardized point.
+        """
+        x = self._flow_points(x)
         steps = []
         for coupling in self._couplings():
             z = coupling.inverse(x)
