@@ -98,9 +98,9 @@ def _rad_architecture(gating_hidden_units=None):
 def _hybrid_models():
     rad = _rad_architecture()
     target = build_model(rad).count_params()
-    real_nvp = matched_hidden_units(
-        lambda h: {"class": "RealNVPFlow", "num_layers": NUM_LAYERS, "hidden_units": h}, target
-    )
+
+    def real_nvp(h):
+        return {"class": "RealNVPFlow", "num_layers": NUM_LAYERS, "hidden_units": h}
 
     def hybrid(h):
         return {
@@ -112,11 +112,7 @@ def _hybrid_models():
 
     return (
         Model("rad", "RAD", rad),
-        Model(
-            "real_nvp",
-            "Real NVP",
-            {"class": "RealNVPFlow", "num_layers": NUM_LAYERS, "hidden_units": real_nvp},
-        ),
+        Model("real_nvp", "Real NVP", real_nvp(matched_hidden_units(real_nvp, target))),
         Model("hybrid", "hybrid", hybrid(matched_hidden_units(hybrid, target))),
     )
 

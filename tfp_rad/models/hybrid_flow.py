@@ -43,10 +43,10 @@ class HybridFlow(RADStack):
              + sum over Real NVP layers  log |det dz_i/dx_i|  +  log N(z_L; 0, I)
     ```
 
-    with `x_0 = x`, `z_i = x_{i+1}` the layer-by-layer latents (`infer_layers`), exact and
-    with exact ancestral sampling. All layers starting at their identity-like init
-    (conditioners' outputs at zero), the model starts as the uniform 3-folds of the RAD
-    layers.
+    with `x_0 = x`, `z_i = x_{i+1}` the layer-by-layer latents (`infer_layers`); sampling is
+    exact and ancestral. Every conditioner's output layer starts at zero, so at
+    initialization the Real NVP layers are the identity and the RAD layers the uniform
+    3-fold of `[-1, 1]`.
 
     #### Examples
 
