@@ -263,7 +263,7 @@ class FlowModel(keras.Model):
                     lambda: tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), spec),
                 ))
                 count += tf.cast(present, tf.int32)
-            return padded(batches, 0), count
+            return tf.nest.map_structure(lambda *b: tf.stack(b), *batches), count
 
         def function(iterator):
             if not isinstance(iterator, tf.data.Iterator):
