@@ -21,12 +21,13 @@ invocation resumes), then `<output>/table.md`.
 """
 
 import json
+import math
 import os
 import shlex
+import sys
 import time
 
 import keras
-import numpy as np
 
 from tfp_rad import cli, high_dimensional, reproduce, training
 
@@ -72,7 +73,8 @@ def train_one(problem, model_name, seed, steps=None, verbose=0):
     settings = dict(SETTINGS[problem])
     if steps is not None:
         settings["steps"] = steps
-        settings["steps_per_epoch"] = min(settings["steps_per_epoch"], steps)
+        # Keras runs whole epochs: the epoch length must divide the steps.
+        settings["steps_per_epoch"] = math.gcd(settings["steps_per_epoch"], steps)
     keras.utils.set_random_seed(seed)
     model = make_model(problem, model_name, event_size)
     model.adapt(train)
@@ -236,7 +238,7 @@ def _command(args):
     try:
         path = run(args.output, args.problems, args.seeds, args.steps, command, args.verbose)
     except reproduce.ReproduceError as error:
-        print(f"tfp-rad highdim: {error}")
+        print(f"tfp-rad highdim: {error}", file=sys.stderr)
         return 2
     print(f"Wrote {path}")
     return 0
