@@ -9,23 +9,21 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
 - the full training step at batch 1 and at batch 500, timed interleaved: the step at
   batch 1 is the fixed cost of one XLA step call (dispatch, argument and variable
   handling, the Adam update of every variable), in ms.
-- sampling's random numbers: `tf.random.stateless_normal` of the base samples (TFP's
-  default algorithm, as the models use, and Philox) and one categorical draw of a piece
-  per point, at the large batch, in ms per call, timed interleaved with both models'
-  whole `distribution.sample` calls.
+- sampling's random numbers: `tf.random.stateless_normal` of the base samples (Philox,
+  as the models draw them, and TF's default algorithm, which TFP's samplers use) and one
+  layer's piece draw (`sample_categorical`), at the large batch, in ms per call, timed
+  interleaved with both models' whole `distribution.sample` calls.
 """
 
 import statistics
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from benchmarks import steps
 from benchmarks.steps import cycling
 from benchmarks.throughput import seeds
 from benchmarks.timing import Figure, first_calls, interleaved, scaled
-
-tfd = tfp.distributions
+from tfp_rad.philox_sampling import sample_categorical
 
 
 def forward_fn(model):
@@ -118,8 +116,7 @@ def measure_random_numbers(models, num_points, config):
             [num_points, 2], seed=s),
         "stateless_normal_philox": lambda s: tf.random.stateless_normal(
             [num_points, 2], seed=s, alg="philox"),
-        "categorical_5_pieces": lambda s: tfd.Categorical(
-            logits=tf.zeros([num_points, 5]), dtype=tf.int32).sample(seed=s),
+        "piece_draw_gumbel_max": lambda s: sample_categorical(tf.zeros([num_points, 1, 3]), s),
     }
     for name, model in models.items():
         functions[f"{name}_sample"] = (

@@ -2,6 +2,7 @@
 
 from tfp_rad import data_files, datasets, models
 from tfp_rad.fold import FoldParameters, PiecewiseFold
+from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
 from tfp_rad.rad_distribution import LayerInference, RADDistribution
 from tfp_rad.saving import load_model, save_model
 
@@ -10,6 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FoldParameters",
     "LayerInference",
+    "PhiloxMultivariateNormalDiag",
     "PiecewiseFold",
     "RADDistribution",
     "data_files",

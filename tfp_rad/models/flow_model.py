@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_rad import validation
+from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -96,8 +97,8 @@ class FlowModel(keras.Model):
         self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
 
     def _base_distribution(self):
-        """The standard normal latent, `N(0, I_d)`, in the model's dtype."""
-        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.event_size], self.compute_dtype))
+        """The standard normal latent, `N(0, I_d)`, in the model's dtype, sampled with Philox."""
+        return PhiloxMultivariateNormalDiag(loc=tf.zeros([self.event_size], self.compute_dtype))
 
     def _make_distribution(self):
         raise NotImplementedError
