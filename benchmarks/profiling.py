@@ -116,7 +116,7 @@ def measure_random_numbers(models, num_points, config):
             [num_points, 2], seed=s),
         "stateless_normal_philox": lambda s: tf.random.stateless_normal(
             [num_points, 2], seed=s, alg="philox"),
-        "piece_draw_gumbel_max": lambda s: sample_categorical(tf.zeros([num_points, 1, 3]), s),
+        "piece_draw": lambda s: sample_categorical(tf.zeros([num_points, 1, 3]), s),
     }
     for name, model in models.items():
         functions[f"{name}_sample"] = (

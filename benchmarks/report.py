@@ -153,8 +153,8 @@ def _profile_lines(results):
             f"{rng['real_nvp_sample']:.1f} ms; on their own, the base normals (`stateless_normal` "
             f"[n, 2] with alg='philox', as both models draw them) take {philox:.1f} ms against "
             f"{normal:.1f} ms with TF's default algorithm, which TFP's samplers use "
-            f"({normal / philox:.0f}×), and one layer's piece draw (Gumbel-max on Philox "
-            f"uniforms; RAD draws one per layer) {rng['piece_draw_gumbel_max']:.1f} ms")
+            f"({normal / philox:.0f}×), and one layer's piece draw (`sample_categorical`, one "
+            f"Philox uniform per point; RAD draws one per layer) {rng['piece_draw']:.1f} ms")
     return lines
 
 

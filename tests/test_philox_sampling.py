@@ -11,16 +11,19 @@ from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag, sample_categor
 tfd = tfp.distributions
 
 
-def test_sample_categorical_draws_the_categorical_exactly():
-    probs = np.array([[0.2, 0.0, 0.8], [0.5, 0.3, 0.2]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sample_categorical_draws_the_categorical_exactly(dtype):
+    probs = np.array([[0.2, 0.0, 0.8], [0.5, 0.3, 0.2], [0.0, 0.6, 0.4], [0.7, 0.3, 0.0]])
     with np.errstate(divide="ignore"):
-        log_probs = tf.constant(np.log(np.repeat(probs[None], 100_000, axis=0)), tf.float32)
-    k = sample_categorical(log_probs, tf.constant([4, 2])).numpy()
-    for row in range(2):
+        log_probs = np.log(np.repeat(probs[None], 100_000, axis=0)).astype(dtype)
+    log_probs += 2.0  # not normalized: a constant offset does not change the draw
+    k = sample_categorical(tf.constant(log_probs), tf.constant([4, 2])).numpy()
+    assert k.shape == (100_000, 4) and k.dtype == np.int32
+    for row in range(len(probs)):
         frequencies = np.bincount(k[:, row], minlength=3) / len(k)
         # 4.5 standard errors of a binomial proportion with n = 100,000
         np.testing.assert_allclose(frequencies, probs[row], atol=4.5 * np.sqrt(0.25 / 1e5))
-    assert not np.any(k[:, 0] == 1)  # probability 0 is never drawn
+        assert not np.any(probs[row, k[:, row]] == 0)  # probability 0 is never drawn
     np.testing.assert_array_equal(k, sample_categorical(log_probs, tf.constant([4, 2])))
 
 

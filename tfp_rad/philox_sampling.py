@@ -1,9 +1,9 @@
 """Exact samplers that draw their randomness from TF's stateless Philox generator.
 
 TFP's samplers call `tf.random.stateless_*` with TF's default algorithm. Under XLA on a CPU
-that default is far slower than Philox: drawing 200,000 standard normals took 69 ms against
-2.7 ms with `alg="philox"` (`python -m benchmarks --profile`, see `docs/performance.md`).
-The samplers here compute the same distributions from Philox draws.
+that default is far slower than Philox: drawing 200,000 standard normals took 47 ms against
+2.3 ms with `alg="philox"` (`python -m benchmarks --profile`, see `docs/performance.md`).
+The samplers here draw the same distributions from Philox numbers.
 """
 
 import numpy as np
@@ -16,28 +16,37 @@ tfd = tfp.distributions
 
 
 def sample_categorical(log_probs, seed):
-    """Draws `k ~ Categorical(exp(log_probs))` over the last axis, by the Gumbel-max trick.
+    """Draws `k ~ Categorical(exp(log_probs))` over the last axis, by inverting the CDF.
 
     ```none
-    k = argmax_j (log_probs[..., j] + g_j),   g_j = -log(-log u_j),  u_j ~ U(0, 1) i.i.d.
+    k = #{j < K - 1 : C_j < u C_{K-1}},   C_j = sum_{i <= j} exp(log_probs[..., i]),
+    u ~ U(0, 1) (never 0), one uniform per draw
     ```
 
-    is an exact draw (the `g_j` are standard Gumbel); a category with `log_prob = -inf`
-    is never drawn.
+    so `P(k = j) = (C_j - C_{j-1}) / C_{K-1}`: an exact draw, normalized or not. A category
+    with `log_prob = -inf` is never drawn (its `C_j` equals `C_{j-1}`, and no `u` lies
+    strictly above one and not above the other). One uniform per draw, and no logarithm,
+    makes it several times faster under XLA than the Gumbel-max trick (K uniforms and 2K
+    logarithms per draw).
 
     Args:
-      log_probs: float tensor `[..., K]`, normalized or not.
+      log_probs: float tensor `[..., K]` of log-probabilities; they need not be normalized,
+        but `exp(log_probs)` must not overflow.
       seed: a stateless seed, int32 `[2]`.
 
     Returns:
       int32 tensor `[...]`.
     """
+    log_probs = tf.convert_to_tensor(log_probs)
     dtype = log_probs.dtype
+    cumulative = tf.math.cumsum(tf.exp(log_probs), axis=-1)
+    # u > 0, so that a first category of probability 0 is never drawn either.
     u = tf.random.stateless_uniform(
-        tf.shape(log_probs), seed=seed, minval=np.finfo(dtype.as_numpy_dtype).tiny,
+        tf.shape(log_probs)[:-1], seed=seed, minval=np.finfo(dtype.as_numpy_dtype).tiny,
         maxval=1.0, dtype=dtype, alg="philox")
-    gumbel = -tf.math.log(-tf.math.log(u))
-    return tf.argmax(log_probs + gumbel, axis=-1, output_type=tf.int32)
+    threshold = (u * cumulative[..., -1])[..., None]
+    below = tf.cast(cumulative[..., :-1] < threshold, tf.int32)
+    return tf.reduce_sum(below, axis=-1)
 
 
 class PhiloxMultivariateNormalDiag(tfd.MultivariateNormalDiag):
