@@ -113,7 +113,11 @@ def test_one_layer_log_density_is_continuous_at_the_breakpoints(raw, weights, bi
     gating = lambda z: tf.reshape(z @ weights + bias, [-1, EVENT_SIZE, 3])  # noqa: E731
     log_prob = RADDistribution(BASE, FOLD, gating).log_prob
     edges = breakpoints(p)  # [n, 4]
-    h = 1e-7 * np.exp(-np.asarray(p.log_scale_in))  # 1e-7 in the normalized coordinate u
+    # A step of 1e-7 in the folded coordinate v (1e-7 / slope in u), so that the curvature of
+    # log p does not reach the extrapolation even next to the steepest pieces.
+    steepest = np.max(np.stack([np.asarray(t) for t in (
+        p.log_alpha1, p.log_alpha2, p.log_alpha3, p.log_alpha_plus, p.log_alpha_minus)]), 0)
+    h = 1e-7 * np.exp(-np.asarray(p.log_scale_in) - steepest)
     multiples = np.array([-2.0, -1.0, 1.0, 2.0])
     x = np.tile(anchor, (EVENT_SIZE, 4, 4, 1))  # [element moved, multiple, breakpoint, d]
     for i in range(EVENT_SIZE):

@@ -41,17 +41,17 @@ class FoldParameters(NamedTuple):
     b: tf.Tensor
 
 
-def _log_boundary_probabilities(logits, min_probability):
-    """`log q` for `q = min_p / 3 + (1 - min_p) softmax(logits)`, column-wise.
+def _boundary_probabilities(logits, min_probability):
+    """`(q, log q)` for `q = min_p / 3 + (1 - min_p) softmax(logits)`, column-wise.
 
     Mixing in `min_p` keeps every `q_j >= min_p / 3`, so the slopes derived from `q` stay
     finite (at most about `(3 / min_p)^2`) and no `log(0)` can occur.
     """
     largest = tf.maximum(tf.maximum(logits[0], logits[1]), logits[2])
     exps = [tf.exp(l - largest) for l in logits]
-    total = exps[0] + exps[1] + exps[2]
-    floor = min_probability / NUM_PIECES
-    return tuple(tf.math.log(floor + (1.0 - min_probability) * e / total) for e in exps)
+    weight = (1.0 - min_probability) / (exps[0] + exps[1] + exps[2])
+    q = tuple(min_probability / NUM_PIECES + weight * e for e in exps)
+    return q, tuple(tf.math.log(q_j) for q_j in q)
 
 
 # sin(pi v / 2) = sum_k c_k v^(2k+1), c_k = (-1)^k (pi/2)^(2k+1) / (2k+1)!, k = 0..10.
@@ -97,15 +97,18 @@ def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
         alpha_plus = alpha3 q+[2],     alpha_minus = alpha1 q-[0]
         a = 2/alpha1 - 1,              b = 1 - 2/alpha3
 
-    computed in log space. They are the unique slopes that make the log-density continuous at
-    the breakpoints (rad-math section 4), and satisfy `1/alpha1 + 1/alpha2 + 1/alpha3 = 1`.
+    (`alpha2`, `a` and `b` from ratios of `q`, the other slopes in log space). They are the
+    unique slopes that make the log-density continuous at the breakpoints (rad-math
+    section 4), and satisfy `1/alpha1 + 1/alpha2 + 1/alpha3 = 1`.
     """
     columns = tf.unstack(raw, num=PARAMETERS_PER_ELEMENT, axis=-1)
     log_scale_in = log_scale_bound * tf.tanh(columns[1] / log_scale_bound)
     log_scale_out = log_scale_bound * tf.tanh(columns[3] / log_scale_bound)
-    lqp = _log_boundary_probabilities(columns[4:7], min_probability)
-    lqm = _log_boundary_probabilities(columns[7:10], min_probability)
-    log_alpha2 = tf.math.log(1.0 + tf.exp(lqp[0] - lqp[1]) + tf.exp(lqm[2] - lqm[1]))
+    qp, lqp = _boundary_probabilities(columns[4:7], min_probability)
+    qm, lqm = _boundary_probabilities(columns[7:10], min_probability)
+    ratio_plus, ratio_minus = qp[0] / qp[1], qm[2] / qm[1]
+    alpha2 = 1.0 + ratio_plus + ratio_minus
+    log_alpha2 = tf.math.log(alpha2)
     log_alpha1 = log_alpha2 + lqp[1] - lqp[0]
     log_alpha3 = log_alpha2 + lqm[1] - lqm[2]
     return FoldParameters(
@@ -120,8 +123,8 @@ def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
         log_alpha3=log_alpha3,
         log_alpha_plus=log_alpha3 + lqp[2],
         log_alpha_minus=log_alpha1 + lqm[0],
-        a=2.0 * tf.exp(-log_alpha1) - 1.0,
-        b=1.0 - 2.0 * tf.exp(-log_alpha3),
+        a=(2.0 / alpha2) * ratio_plus - 1.0,  # 2 / alpha1 - 1
+        b=1.0 - (2.0 / alpha2) * ratio_minus,  # 1 - 2 / alpha3
     )
 
 
