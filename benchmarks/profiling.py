@@ -9,6 +9,8 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
 - the full training step at batch 1 and at batch 500, timed interleaved: the step at
   batch 1 is the fixed cost of one XLA step call (dispatch, argument and variable
   handling, the Adam update of every variable), in ms.
+- the compiled `log_prob`: how many fused loops XLA makes of it (each a pass over the
+  batch, run in turn), from the optimized HLO.
 - sampling's random numbers: `tf.random.stateless_normal` of the base samples (Philox,
   as the models draw them, and TF's default algorithm, which TFP's samplers use) and one
   layer's piece draw (`sample_categorical`), at the large batch, in ms per call, timed
@@ -126,3 +128,17 @@ def measure_random_numbers(models, num_points, config):
     first_calls(calls)
     seconds = interleaved(calls, config.repeats, warmup=config.warmup)
     return {name: statistics.median(values) * 1e3 for name, values in seconds.items()}
+
+
+def count_fused_loops(models, points):
+    """`{model: number of fusions}` in XLA's optimized HLO of `model.log_prob(points)`.
+
+    Each fusion is one loop over (part of) the batch, so at a large batch the count says how
+    many passes the compiled program makes over memory.
+    """
+    counts = {}
+    for name, model in models.items():
+        compiled = tf.function(model.log_prob, jit_compile=True)
+        hlo = compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo")
+        counts[name] = sum(" fusion(" in line and "kind=k" in line for line in hlo.splitlines())
+    return counts

@@ -155,6 +155,15 @@ def _profile_lines(results):
             f"{normal:.1f} ms with TF's default algorithm, which TFP's samplers use "
             f"({normal / philox:.0f}×), and one layer's piece draw (`sample_categorical`, one "
             f"Philox uniform per point; RAD draws one per layer) {rng['piece_draw']:.1f} ms")
+    fusions = results.get("profile", {}).get("log_prob_fusions")
+    if fusions:
+        lines.append(
+            f"`log_prob` under XLA compiles to {fusions['rad']} fused loops for RAD and "
+            f"{fusions['real_nvp']} for Real NVP (optimized HLO): each is a pass over the "
+            f"batch. RAD's fold works on per-element columns ([n, 1] tensors: the 3 "
+            f"probabilities of q+ and of q-, the slopes, the gating logits), and XLA does not "
+            f"fuse an exponential or logarithm that has several users into each of them, so "
+            f"most of those become passes of their own")
     return lines
 
 

@@ -107,7 +107,10 @@ def _profile_section(rec, config, models, points, large):
     rec.add(*figures)
     rng = profiling.measure_random_numbers(models, int(large.shape[0]), config)
     rec.log(f"  random numbers at batch {int(large.shape[0]):,} (ms): {rng}")
-    return {"figures": [f.key for f in figures], "random_numbers_ms": rng}
+    fusions = profiling.count_fused_loops(models, large)
+    rec.log(f"  fused loops in the compiled log_prob: {fusions}")
+    return {"figures": [f.key for f in figures], "random_numbers_ms": rng,
+            "log_prob_fusions": fusions}
 
 
 def run(config, profile=False, protocol=False, log=print):
