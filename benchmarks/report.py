@@ -159,11 +159,10 @@ def _profile_lines(results):
     if fusions:
         lines.append(
             f"`log_prob` under XLA compiles to {fusions['rad']} fused loops for RAD and "
-            f"{fusions['real_nvp']} for Real NVP (optimized HLO): each is a pass over the "
-            f"batch. RAD's fold works on per-element columns ([n, 1] tensors: the 3 "
-            f"probabilities of q+ and of q-, the slopes, the gating logits), and XLA does not "
-            f"fuse an exponential or logarithm that has several users into each of them, so "
-            f"most of those become passes of their own")
+            f"{fusions['real_nvp']} for Real NVP (optimized HLO), each a pass over the batch. "
+            f"RAD's fold and gating work on per-element columns ([n, 1] tensors: the "
+            f"probabilities of q+ and q-, the slopes, the gating logits), and XLA keeps an "
+            f"exponential or logarithm with several users in a loop of its own")
     return lines
 
 
