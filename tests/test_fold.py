@@ -136,6 +136,27 @@ def test_log_gating_prob_gathers_the_gating_row(float64):
     np.testing.assert_allclose(fold.log_gating_prob(z, k, logits), expected, atol=1e-12)
 
 
+def test_fold_with_gating_equals_fold_then_log_gating_prob(float64):
+    # The reference recovers v = (z - m_out) exp(-r_out) from z, which loses digits where
+    # the randomized gating's logits reach 1e4: hence float64 and a relative tolerance.
+    fold = coupling_fold(6)
+    gating = mlp(8, 2 * 3, "gating")
+    randomize(gating, 7)
+    # Scale 2 puts points on every piece and on both sides of |v| = 1.
+    x = np.random.default_rng(3).normal(0, 2, (200, 4))
+    z, k, log_det, log_gate = fold.fold_with_gating(x, gating)
+    z_ref, k_ref, log_det_ref = fold.fold(x)
+    tolerance = 1e-10
+    np.testing.assert_allclose(z, z_ref, atol=tolerance)
+    np.testing.assert_array_equal(k, k_ref)
+    np.testing.assert_allclose(log_det, log_det_ref, atol=tolerance)
+    expected = fold.log_gating_prob(z_ref, k_ref, gating(z_ref))
+    np.testing.assert_allclose(log_gate, expected, rtol=1e-7, atol=tolerance)
+    assert len(np.unique(k.numpy())) == 3
+    _, _, _, no_gating = fold.fold_with_gating(x)
+    np.testing.assert_allclose(no_gating, fold.log_gating_prob(z_ref, k_ref), atol=tolerance)
+
+
 def test_extreme_raw_parameters_stay_finite(floatx):
     raw = np.array([[0, 30, 0, -30, 60, -60, 0, -60, 0, 60]], dtype=floatx)
     fold = PiecewiseFold(1)

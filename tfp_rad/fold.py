@@ -357,13 +357,45 @@ class PiecewiseFold(keras.layers.Layer):
         x = self._convert(x, "x")
         p = self.fold_parameters(x) if parameters is None else parameters
         passthrough, folded = self._split(x)
+        v, k, log_det = self._fold_folded(folded, p)
+        return self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out), k, log_det
+
+    def fold_with_gating(self, x, gating=None, parameters=None):
+        """`fold` and `log_gating_prob` in one pass: `(z, k, log_det_jacobian, log_gate)`.
+
+        Equal to `z, k, log_det = fold(x)` and `log_gate = log_gating_prob(z, k,
+        gating(z))`, but the gating reads the normalized fold output `v` that the fold has
+        just computed instead of recovering it from `z`, `v = (z_i - m_out) exp(-r_out)`.
+
+        Args:
+          x: `[N, d]` points.
+          gating: optional callable mapping `z` `[N, d]` to the raw gating logits `s(z)`,
+            `[N, num_folded, 3]` (or flattened); None means `s = 0`.
+          parameters: optional `FoldParameters` of `x` (computed if None).
+
+        Returns:
+          z: `[N, d]`; k: `[N, num_folded]` int32; log_det_jacobian: `[N]`;
+          log_gate: `[N]`, `log p(k | z)` summed over the folded elements.
+        """
+        x = self._convert(x, "x")
+        p = self.fold_parameters(x) if parameters is None else parameters
+        passthrough, folded = self._split(x)
+        v, k, log_det = self._fold_folded(folded, p)
+        z = self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out)
+        log_gate = self._log_gating_prob(v, k, None if gating is None else gating(z), p)
+        return z, k, log_det, log_gate
+
+    def _fold_folded(self, folded, p):
+        """The folded elements `[N, num_folded]` to `(v, k, log_det_jacobian)`.
+
+        `v = f(u)` with `u = x_i exp(r_in) + m_in`, before the output affine map.
+        """
         u = folded * tf.exp(p.log_scale_in) + p.shift_in
         k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
         u0, v0, sign, log_alpha = _select_piece(k, u < -1.0, u > 1.0, p)
         v = v0 + sign * tf.exp(log_alpha) * (u - u0)
-        z_folded = v * tf.exp(p.log_scale_out) + p.shift_out
         log_det = tf.reduce_sum(p.log_scale_in + log_alpha + p.log_scale_out, axis=-1)
-        return self._merge(passthrough, z_folded), k, log_det
+        return v, k, log_det
 
     def unfold(self, z, k, parameters=None):
         """The preimage of `z` in pieces `k`: `x` with `fold(x)[:2] == (z, k)`.
@@ -472,7 +504,10 @@ class PiecewiseFold(keras.layers.Layer):
         """
         z = self._convert(z, "z")
         p = self.fold_parameters(z) if parameters is None else parameters
-        v = self._normalized_latent(z, p)
+        return self._log_gating_prob(self._normalized_latent(z, p), k, gating_logits, p)
+
+    def _log_gating_prob(self, v, k, gating_logits, p):
+        """`log p(k | z)` summed over the folded elements, from the normalized latent `v`."""
         logits = self._inner_logits(v, gating_logits, p)
         chosen = tf.where(
             tf.equal(k, 0), logits[0], tf.where(tf.equal(k, 1), logits[1], logits[2])

@@ -141,10 +141,7 @@ class RADDistribution(tfd.Distribution):
 
     def _finite_log_prob(self, x):
         flat = self._flat_points(x)
-        fold = self._fold
-        parameters = fold.fold_parameters(flat)  # shared by the fold and the gating
-        z, k, log_det = fold.fold(flat, parameters=parameters)
-        log_gate = fold.log_gating_prob(z, k, self._gating_logits(z), parameters=parameters)
+        z, _, log_det, log_gate = self._fold.fold_with_gating(flat, self._gating)
         base_log_prob = self._base_distribution.log_prob(tf.reshape(z, tf.shape(x)))
         return base_log_prob + tf.reshape(log_gate + log_det, tf.shape(x)[:-1])
 
