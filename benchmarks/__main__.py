@@ -35,8 +35,9 @@ def parse_args(argv):
     parser.add_argument("--docs", default=None,
                         help=f"Markdown page to write (default {DEFAULT_DOCS}); 'none' to skip")
     parser.add_argument("--profile", action="store_true",
-                        help="also measure where RAD's step time goes (forward vs "
-                        "forward+backward, per-call cost, sampling's random numbers)")
+                        help="also measure where RAD's time goes (forward vs "
+                        "forward+backward, per-call cost, sampling's random numbers, "
+                        "log_prob's fused loops and its networks' share)")
     parser.add_argument("--protocol", action="store_true",
                         help="also run the 50,000-step protocol for real with "
                         "tfp_rad.training.fit_steps, to check the projection (minutes)")

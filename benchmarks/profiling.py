@@ -10,7 +10,9 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
   batch 1 is the fixed cost of one XLA step call (dispatch, argument and variable
   handling, the Adam update of every variable), in ms.
 - the compiled `log_prob`: how many fused loops XLA makes of it (each a pass over the
-  batch, run in turn), from the optimized HLO.
+  batch, run in turn), from the optimized HLO; and its time at the large batch next to
+  the time of the model's networks alone (every conditioner, and RAD's gatings, on
+  inputs of the same batch size), timed interleaved, in ms per call.
 - sampling's random numbers: `tf.random.stateless_normal` of the base samples (Philox,
   as the models draw them, and TF's default algorithm, which TFP's samplers use) and one
   layer's piece draw (`sample_categorical`), at the large batch, in ms per call, timed
@@ -142,3 +144,36 @@ def count_fused_loops(models, points):
         hlo = compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo")
         counts[name] = sum(" fusion(" in line and "kind=k" in line for line in hlo.splitlines())
     return counts
+
+
+def networks(model):
+    """`{"conditioners": [...], "gatings": [...]}`: the model's networks, each as
+    `(network, input width)`; Real NVP has no gatings."""
+    if hasattr(model, "folds"):
+        return {
+            "conditioners": [(f.conditioner, f.num_passthrough) for f in model.folds],
+            "gatings": [(g, model.event_size) for g in model.gatings if g is not None],
+        }
+    return {"conditioners": [(c, c.input_units) for c in model.conditioners], "gatings": []}
+
+
+def measure_log_prob_parts(models, points, config):
+    """Median ms per call of each model's XLA `log_prob` on `points` and of its networks.
+
+    A network's part is all its networks of one kind (conditioners or gatings) applied to
+    the first columns of `points`, compiled together: what the networks alone cost at this
+    batch size, whatever the values. Everything is timed interleaved.
+    """
+    functions = {}
+    for name, model in models.items():
+        functions[(name, "log_prob")] = model.log_prob
+        for kind, nets in networks(model).items():
+            if nets:
+                functions[(name, kind)] = (
+                    lambda nets: lambda x: [net(x[:, :width]) for net, width in nets])(nets)
+    calls = {key: _bound(tf.function(fn, jit_compile=True), points)
+             for key, fn in functions.items()}
+    first_calls(calls)
+    seconds = interleaved(calls, config.repeats, warmup=config.warmup)
+    return {f"{name}_{part}": statistics.median(values) * 1e3
+            for (name, part), values in seconds.items()}

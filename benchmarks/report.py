@@ -163,6 +163,17 @@ def _profile_lines(results):
             f"RAD's fold and gating work on per-element columns ([n, 1] tensors: the "
             f"probabilities of q+ and q-, the slopes, the gating logits), and XLA keeps an "
             f"exponential or logarithm with several users in a loop of its own")
+    parts = results.get("profile", {}).get("log_prob_parts_ms")
+    if parts:
+        rad, nvp = parts["rad_log_prob"], parts["real_nvp_log_prob"]
+        networks = parts["rad_conditioners"] + parts["rad_gatings"]
+        lines.append(
+            f"`log_prob` at batch {settings.LARGE_BATCH:,} under XLA (timed interleaved): "
+            f"RAD {rad:.1f} ms, of which its networks alone take {networks:.1f} ms "
+            f"(conditioners {parts['rad_conditioners']:.1f}, gatings "
+            f"{parts['rad_gatings']:.1f}), leaving {rad - networks:.1f} ms for the fold, the "
+            f"gating arithmetic and the base; Real NVP {nvp:.1f} ms, its conditioners alone "
+            f"{parts['real_nvp_conditioners']:.1f} ms")
     return lines
 
 
@@ -386,7 +397,8 @@ def markdown(results, json_path):
         "- **Profile** (`--profile`): XLA forward-only vs forward+backward (no optimizer "
         f"update) at batch {settings.BATCH_SIZE} and {settings.LARGE_BATCH:,} in ns per "
         "point; the XLA step at batch 1 (the fixed cost of a call); the random-number "
-        "primitives of sampling.",
+        "primitives of sampling; the fused loops of the compiled `log_prob`, and its time "
+        "next to that of the model's networks alone on the same batch.",
         "",
         "## Caveats",
         "",
