@@ -10,9 +10,10 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
   batch 1 is the fixed cost of one XLA step call (dispatch, argument and variable
   handling, the Adam update of every variable), in ms.
 - the compiled `log_prob`: how many fused loops XLA makes of it (each a pass over the
-  batch, run in turn), from the optimized HLO; and its time at the large batch next to
-  the time of the model's networks alone (every conditioner, and RAD's gatings, on
-  inputs of the same batch size), timed interleaved, in ms per call.
+  batch, run in turn) and how many transcendental instructions it holds, from the
+  optimized HLO; and its time at the large batch next to the time of the model's networks
+  alone (every conditioner, and RAD's gatings, on inputs of the same batch size), timed
+  interleaved, in ms per call.
 - sampling's random numbers: `tf.random.stateless_normal` of the base samples (Philox,
   as the models draw them, and TF's default algorithm, which TFP's samplers use) and one
   layer's piece draw (`sample_categorical`), at the large batch, in ms per call, timed
@@ -132,17 +133,38 @@ def measure_random_numbers(models, num_points, config):
     return {name: statistics.median(values) * 1e3 for name, values in seconds.items()}
 
 
+TRANSCENDENTALS = ("exponential", "log", "tanh", "logistic", "log-plus-one",
+                   "exponential-minus-one", "power", "sine", "cosine")
+
+
+def _optimized_hlo(model, points):
+    compiled = tf.function(model.log_prob, jit_compile=True)
+    return compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo")
+
+
 def count_fused_loops(models, points):
     """`{model: number of fusions}` in XLA's optimized HLO of `model.log_prob(points)`.
 
     Each fusion is one loop over (part of) the batch, so at a large batch the count says how
     many passes the compiled program makes over memory.
     """
+    return {name: sum(" fusion(" in line and "kind=k" in line
+                      for line in _optimized_hlo(model, points).splitlines())
+            for name, model in models.items()}
+
+
+def count_transcendentals(models, points):
+    """`{model: number of transcendental instructions}` (exp, log, tanh, ...) in XLA's
+    optimized HLO of `model.log_prob(points)`.
+
+    Each is applied element-wise over its shape (a column of the batch, or a wider block such
+    as a conditioner's whole output), with a polynomial or rational approximation.
+    """
     counts = {}
     for name, model in models.items():
-        compiled = tf.function(model.log_prob, jit_compile=True)
-        hlo = compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo")
-        counts[name] = sum(" fusion(" in line and "kind=k" in line for line in hlo.splitlines())
+        hlo = _optimized_hlo(model, points)
+        counts[name] = sum(f" {op}(" in line for line in hlo.splitlines()
+                           for op in TRANSCENDENTALS)
     return counts
 
 

@@ -163,6 +163,16 @@ def _profile_lines(results):
             f"RAD's fold and gating work on per-element columns ([n, 1] tensors: the "
             f"probabilities of q+ and q-, the slopes, the gating logits), and XLA keeps an "
             f"exponential or logarithm with several users in a loop of its own")
+    transcendentals = results.get("profile", {}).get("log_prob_transcendentals")
+    if transcendentals:
+        lines.append(
+            f"the compiled `log_prob` holds {transcendentals['rad']} transcendental "
+            f"instructions (exp, log, tanh, ...) for RAD and {transcendentals['real_nvp']} for "
+            f"Real NVP, each applied element-wise over the batch. RAD's come, per layer, from "
+            f"the conditioner's scaled tanh outputs and the soft clips of the log-scales, "
+            f"the softmaxes and logarithms of the boundary probabilities, the fold's "
+            f"exponentials and the gating's log-sum-exp; Real NVP's from its log-scale's tanh "
+            f"and exponential")
     parts = results.get("profile", {}).get("log_prob_parts_ms")
     if parts:
         rad, nvp = parts["rad_log_prob"], parts["real_nvp_log_prob"]

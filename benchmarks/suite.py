@@ -109,10 +109,13 @@ def _profile_section(rec, config, models, points, large):
     rec.log(f"  random numbers at batch {int(large.shape[0]):,} (ms): {rng}")
     fusions = profiling.count_fused_loops(models, large)
     rec.log(f"  fused loops in the compiled log_prob: {fusions}")
+    transcendentals = profiling.count_transcendentals(models, large)
+    rec.log(f"  transcendental instructions in the compiled log_prob: {transcendentals}")
     parts = profiling.measure_log_prob_parts(models, large, config)
     rec.log(f"  log_prob and its networks at batch {int(large.shape[0]):,} (ms): {parts}")
     return {"figures": [f.key for f in figures], "random_numbers_ms": rng,
-            "log_prob_fusions": fusions, "log_prob_parts_ms": parts}
+            "log_prob_fusions": fusions, "log_prob_transcendentals": transcendentals,
+            "log_prob_parts_ms": parts}
 
 
 def run(config, profile=False, protocol=False, log=print):
