@@ -157,22 +157,22 @@ def _profile_lines(results):
             f"Philox uniform per point; RAD draws one per layer) {rng['piece_draw']:.1f} ms")
     fusions = results.get("profile", {}).get("log_prob_fusions")
     if fusions:
-        lines.append(
+        line = (
             f"`log_prob` under XLA compiles to {fusions['rad']} fused loops for RAD and "
             f"{fusions['real_nvp']} for Real NVP (optimized HLO), each a pass over the batch. "
             f"RAD's fold and gating work on per-element columns ([n, 1] tensors: the "
             f"probabilities of q+ and q-, the slopes, the gating logits), and XLA keeps an "
             f"exponential or logarithm with several users in a loop of its own")
-    transcendentals = results.get("profile", {}).get("log_prob_transcendentals")
-    if transcendentals:
-        lines.append(
-            f"the compiled `log_prob` holds {transcendentals['rad']} transcendental "
-            f"instructions (exp, log, tanh, ...) for RAD and {transcendentals['real_nvp']} for "
-            f"Real NVP, each applied element-wise over the batch. RAD's come, per layer, from "
-            f"the conditioner's scaled tanh outputs and the soft clips of the log-scales, "
-            f"the softmaxes and logarithms of the boundary probabilities, the fold's "
-            f"exponentials and the gating's log-sum-exp; Real NVP's from its log-scale's tanh "
-            f"and exponential")
+        counts = results["profile"].get("log_prob_transcendentals")
+        if counts:
+            line += (
+                f". The program holds {counts['rad']} transcendental instructions (exp, log, "
+                f"tanh, ...) for RAD and {counts['real_nvp']} for Real NVP, each applied "
+                f"element-wise over the batch: per RAD layer the conditioner's scaled tanh "
+                f"outputs and the soft clips of the log-scales, the softmaxes and logarithms of "
+                f"the boundary probabilities, the fold's exponentials and the gating's "
+                f"log-sum-exp; per Real NVP layer its log-scale's tanh and exponential")
+        lines.append(line)
     parts = results.get("profile", {}).get("log_prob_parts_ms")
     if parts:
         rad, nvp = parts["rad_log_prob"], parts["real_nvp_log_prob"]
