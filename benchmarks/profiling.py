@@ -137,34 +137,25 @@ TRANSCENDENTALS = ("exponential", "log", "tanh", "logistic", "log-plus-one",
                    "exponential-minus-one", "power", "sine", "cosine")
 
 
-def _optimized_hlo(model, points):
-    compiled = tf.function(model.log_prob, jit_compile=True)
-    return compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo")
+def count_hlo_instructions(models, points):
+    """`{model: {"fusions": F, "transcendentals": T}}` in XLA's optimized HLO of
+    `model.log_prob(points)`.
 
-
-def count_fused_loops(models, points):
-    """`{model: number of fusions}` in XLA's optimized HLO of `model.log_prob(points)`.
-
-    Each fusion is one loop over (part of) the batch, so at a large batch the count says how
-    many passes the compiled program makes over memory.
-    """
-    return {name: sum(" fusion(" in line and "kind=k" in line
-                      for line in _optimized_hlo(model, points).splitlines())
-            for name, model in models.items()}
-
-
-def count_transcendentals(models, points):
-    """`{model: number of transcendental instructions}` (exp, log, tanh, ...) in XLA's
-    optimized HLO of `model.log_prob(points)`.
-
-    Each is applied element-wise over its shape (a column of the batch, or a wider block such
-    as a conditioner's whole output), with a polynomial or rational approximation.
+    Each fusion is one loop over (part of) the batch, so at a large batch F says how many
+    passes the compiled program makes over memory. T counts the transcendental instructions
+    (exp, log, tanh, ...); each is applied element-wise over its shape (a column of the
+    batch, or a wider block such as a conditioner's whole output), with a polynomial or
+    rational approximation.
     """
     counts = {}
     for name, model in models.items():
-        hlo = _optimized_hlo(model, points)
-        counts[name] = sum(f" {op}(" in line for line in hlo.splitlines()
-                           for op in TRANSCENDENTALS)
+        compiled = tf.function(model.log_prob, jit_compile=True)
+        lines = compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo").splitlines()
+        counts[name] = {
+            "fusions": sum(" fusion(" in line and "kind=k" in line for line in lines),
+            "transcendentals": sum(f" {op}(" in line for line in lines
+                                   for op in TRANSCENDENTALS),
+        }
     return counts
 
 

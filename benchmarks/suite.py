@@ -107,9 +107,10 @@ def _profile_section(rec, config, models, points, large):
     rec.add(*figures)
     rng = profiling.measure_random_numbers(models, int(large.shape[0]), config)
     rec.log(f"  random numbers at batch {int(large.shape[0]):,} (ms): {rng}")
-    fusions = profiling.count_fused_loops(models, large)
+    counts = profiling.count_hlo_instructions(models, large)
+    fusions = {name: c["fusions"] for name, c in counts.items()}
+    transcendentals = {name: c["transcendentals"] for name, c in counts.items()}
     rec.log(f"  fused loops in the compiled log_prob: {fusions}")
-    transcendentals = profiling.count_transcendentals(models, large)
     rec.log(f"  transcendental instructions in the compiled log_prob: {transcendentals}")
     parts = profiling.measure_log_prob_parts(models, large, config)
     rec.log(f"  log_prob and its networks at batch {int(large.shape[0]):,} (ms): {parts}")

@@ -354,11 +354,8 @@ class PiecewiseFold(keras.layers.Layer):
           k: `[N, num_folded]` int32 piece indices in {0, 1, 2}.
           log_det_jacobian: `[N]`, `sum_i r_in + log|f'(u_i)| + r_out`.
         """
-        x = self._convert(x, "x")
-        p = self.fold_parameters(x) if parameters is None else parameters
-        passthrough, folded = self._split(x)
-        v, k, log_det = self._fold_folded(folded, p)
-        return self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out), k, log_det
+        z, _, k, log_det, _ = self._fold(x, parameters)
+        return z, k, log_det
 
     def fold_with_gating(self, x, gating=None, parameters=None):
         """`fold` and `log_gating_prob` in one pass: `(z, k, log_det_jacobian, log_gate)`.
@@ -377,25 +374,26 @@ class PiecewiseFold(keras.layers.Layer):
           z: `[N, d]`; k: `[N, num_folded]` int32; log_det_jacobian: `[N]`;
           log_gate: `[N]`, `log p(k | z)` summed over the folded elements.
         """
-        x = self._convert(x, "x")
-        p = self.fold_parameters(x) if parameters is None else parameters
-        passthrough, folded = self._split(x)
-        v, k, log_det = self._fold_folded(folded, p)
-        z = self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out)
+        z, v, k, log_det, p = self._fold(x, parameters)
         log_gate = self._log_gating_prob(v, k, None if gating is None else gating(z), p)
         return z, k, log_det, log_gate
 
-    def _fold_folded(self, folded, p):
-        """The folded elements `[N, num_folded]` to `(v, k, log_det_jacobian)`.
+    def _fold(self, x, parameters):
+        """`fold` with two more outputs: `(z, v, k, log_det_jacobian, parameters)`.
 
-        `v = f(u)` with `u = x_i exp(r_in) + m_in`, before the output affine map.
+        `v = f(u)`, `[N, num_folded]`, is the folded elements' value before the output
+        affine map `z_i = v exp(r_out) + m_out`, with `u = x_i exp(r_in) + m_in`.
         """
+        x = self._convert(x, "x")
+        p = self.fold_parameters(x) if parameters is None else parameters
+        passthrough, folded = self._split(x)
         u = folded * tf.exp(p.log_scale_in) + p.shift_in
         k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
         u0, v0, sign, log_alpha = _select_piece(k, u < -1.0, u > 1.0, p)
         v = v0 + sign * tf.exp(log_alpha) * (u - u0)
+        z = self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out)
         log_det = tf.reduce_sum(p.log_scale_in + log_alpha + p.log_scale_out, axis=-1)
-        return v, k, log_det
+        return z, v, k, log_det, p
 
     def unfold(self, z, k, parameters=None):
         """The preimage of `z` in pieces `k`: `x` with `fold(x)[:2] == (z, k)`.
