@@ -157,6 +157,21 @@ def test_fold_with_gating_equals_fold_then_log_gating_prob(float64):
     np.testing.assert_allclose(no_gating, fold.log_gating_prob(z_ref, k_ref), atol=tolerance)
 
 
+def test_gating_logits_of_the_wrong_width_are_rejected():
+    fold = coupling_fold(6)  # 2 folded elements: 6 logits per point
+    x = np.random.default_rng(3).normal(0, 2, (5, 4)).astype(np.float32)
+    z, k, _ = fold.fold(x)
+    with pytest.raises(ValueError, match=r"needs 3 gating logits.*\[N, 2, 3\] or \[N, 6\].*\(5, 4\)"):
+        fold.log_gating_prob(z, k, np.zeros((5, 4), np.float32))
+    with pytest.raises(ValueError, match="needs 3 gating logits"):
+        fold.fold_with_gating(x, mlp(8, 4, "gating"))
+    with pytest.raises(ValueError, match="needs 3 gating logits"):
+        fold.gating_log_probs(z, np.zeros((5, 2, 2), np.float32))
+    # The accepted shapes still work.
+    fold.log_gating_prob(z, k, np.zeros((5, 6), np.float32))
+    fold.log_gating_prob(z, k, np.zeros((5, 2, 3), np.float32))
+
+
 def test_extreme_raw_parameters_stay_finite(floatx):
     raw = np.array([[0, 30, 0, -30, 60, -60, 0, -60, 0, 60]], dtype=floatx)
     fold = PiecewiseFold(1)

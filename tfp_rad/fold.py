@@ -457,11 +457,24 @@ class PiecewiseFold(keras.layers.Layer):
         v = self._normalized_latent(z, p)
         return tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
 
+    def _check_gating_logits(self, gating_logits):
+        """Raises `ValueError` if the logits' known shape is not `[N, n, 3]` or `[N, 3 n]`."""
+        shape = tf.TensorShape(gating_logits.shape)
+        per_point = shape[1:].num_elements() if shape.rank is not None else None
+        if per_point is not None and per_point != self.num_folded * NUM_PIECES:
+            raise ValueError(
+                f"PiecewiseFold {self.name!r} folds {self.num_folded} element(s) and needs "
+                f"{NUM_PIECES} gating logits for each: shape [N, {self.num_folded}, "
+                f"{NUM_PIECES}] or [N, {self.num_folded * NUM_PIECES}]; the gating returned "
+                f"shape {shape}."
+            )
+
     def _inner_logits(self, v, gating_logits, p):
         """The three gating logits inside `[-1, 1]`, column-wise (rad-math section 3)."""
         if gating_logits is None:
             s = (tf.zeros_like(v),) * NUM_PIECES
         else:
+            self._check_gating_logits(gating_logits)
             s = tf.unstack(
                 tf.reshape(gating_logits, [-1, self.num_folded, NUM_PIECES]), NUM_PIECES, axis=-1
             )
