@@ -141,6 +141,7 @@ def test_fold_with_gating_equals_fold_then_log_gating_prob(float64):
     # the randomized gating's logits reach 1e4: hence float64 and a relative tolerance.
     fold = coupling_fold(6)
     gating = mlp(8, 2 * 3, "gating")
+    gating.build((None, 4))  # an unbuilt model has no variables for randomize to set
     randomize(gating, 7)
     # Scale 2 puts points on every piece and on both sides of |v| = 1.
     x = np.random.default_rng(3).normal(0, 2, (200, 4))
