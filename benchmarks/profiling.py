@@ -12,8 +12,8 @@ All timed functions are XLA-compiled (`tf.function(jit_compile=True)`):
 - the compiled `log_prob`: how many fused loops XLA makes of it (each a pass over the
   batch, run in turn) and how many transcendental instructions it holds, from the
   optimized HLO; and its time at the large batch next to the time of the model's networks
-  alone (every conditioner, and RAD's gatings, on inputs of the same batch size), timed
-  interleaved, in ms per call.
+  alone (every conditioner, and RAD's gatings, on inputs of the same batch size, in the
+  blocks in which the model's `log_prob` runs them), timed interleaved, in ms per call.
 - sampling's random numbers: `tf.random.stateless_normal` of the base samples (Philox,
   as the models draw them, and TF's default algorithm, which TFP's samplers use) and one
   layer's piece draw (`sample_categorical`), at the large batch, in ms per call, timed
@@ -29,6 +29,7 @@ from benchmarks.steps import cycling
 from benchmarks.throughput import seeds
 from benchmarks.timing import Figure, first_calls, interleaved, scaled
 from tfp_rad.philox_sampling import sample_categorical
+from tfp_rad.rad_distribution import RADDistribution, in_blocks
 
 
 def forward_fn(model):
@@ -170,20 +171,36 @@ def networks(model):
     return {"conditioners": [(c, c.input_units) for c in model.conditioners], "gatings": []}
 
 
+def _networks_fn(nets, block_size):
+    """`x -> sum over nets of net(x[:, :width]).sum(-1)`, `[N]`, in blocks of `block_size`
+    points when it is not None."""
+
+    def apply(x):
+        return tf.add_n([tf.reduce_sum(net(x[:, :width]), axis=-1) for net, width in nets])
+
+    if block_size is None:
+        return apply
+    return lambda x: in_blocks(apply, x, block_size)
+
+
 def measure_log_prob_parts(models, points, config):
     """Median ms per call of each model's XLA `log_prob` on `points` and of its networks.
 
     A network's part is all its networks of one kind (conditioners or gatings) applied to
     the first columns of `points`, compiled together: what the networks alone cost at this
-    batch size, whatever the values. Everything is timed interleaved.
+    batch size, whatever the values. Where the model's `log_prob` runs in blocks
+    (`RADDistribution.log_prob_block_size`), so do its networks here. Everything is timed
+    interleaved.
     """
     functions = {}
     for name, model in models.items():
         functions[(name, "log_prob")] = model.log_prob
+        distribution = model.distribution
+        block_size = (distribution.log_prob_block_size
+                      if isinstance(distribution, RADDistribution) else None)
         for kind, nets in networks(model).items():
             if nets:
-                functions[(name, kind)] = (
-                    lambda nets: lambda x: [net(x[:, :width]) for net, width in nets])(nets)
+                functions[(name, kind)] = _networks_fn(nets, block_size)
     calls = {key: _bound(tf.function(fn, jit_compile=True), points)
              for key, fn in functions.items()}
     first_calls(calls)
