@@ -113,6 +113,20 @@ def test_gating_rows_are_distributions_over_feasible_pieces(float64):
     assert np.all(feasible.sum(-1) >= 1) and np.any(feasible.sum(-1) == 1)
 
 
+def test_unnormalized_gating_differs_by_a_constant_per_element(floatx):
+    fold = free_fold(4)
+    z = np.linspace(-8, 8, 401)[:, None].repeat(3, axis=1).astype(floatx)
+    logits = np.random.default_rng(2).normal(0, 30, (401, 3, 3)).astype(floatx)
+    normalized = fold.gating_log_probs(z, logits).numpy()
+    unnormalized = fold.gating_log_probs(z, logits, normalized=False).numpy()
+    np.testing.assert_array_equal(np.isneginf(unnormalized), np.isneginf(normalized))
+    np.testing.assert_array_equal(unnormalized.max(-1), 0.0)
+    feasible = np.isfinite(normalized)
+    shift = np.where(feasible, unnormalized, 0.0) - np.where(feasible, normalized, 0.0)
+    tolerance = 1e-5 if floatx == "float32" else 1e-12
+    np.testing.assert_allclose(shift, shift.max(-1, keepdims=True) * feasible, atol=tolerance)
+
+
 def test_gating_equals_boundary_probabilities_at_plus_minus_one(float64):
     fold = free_fold(5)
     raw = fold.raw_parameters.numpy()

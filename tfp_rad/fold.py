@@ -488,19 +488,25 @@ class PiecewiseFold(keras.layers.Layer):
             for j in range(NUM_PIECES)
         )
 
-    def gating_log_probs(self, z, gating_logits=None, parameters=None):
+    def gating_log_probs(self, z, gating_logits=None, parameters=None, normalized=True):
         """`log p(k | z)` for every piece: `[N, num_folded, 3]`, `-inf` where infeasible.
 
         Args:
           z: `[N, d]` latent points.
           gating_logits: raw logits `s(z)`, `[N, num_folded, 3]` (or flattened); None is 0.
           parameters: optional `FoldParameters` of `z`.
+          normalized: if False, skip the log-sum-exp: each element's three values are then
+            `log p(k | z) + c` with `c` such that the largest is 0, enough to draw `k`
+            (`sample_categorical` takes unnormalized log-probabilities).
         """
         z = self._convert(z, "z")
         p = self.fold_parameters(z) if parameters is None else parameters
         v = self._normalized_latent(z, p)
         logits = self._inner_logits(v, gating_logits, p)
-        normalizer = _logsumexp3(*logits)
+        if normalized:
+            normalizer = _logsumexp3(*logits)
+        else:
+            normalizer = tf.maximum(tf.maximum(logits[0], logits[1]), logits[2])
         inner = tf.stack([l - normalizer for l in logits], axis=-1)
         feasible = tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
         impossible = tf.fill(tf.shape(inner), tf.constant(-np.inf, inner.dtype))

@@ -190,7 +190,8 @@ class RADDistribution(tfd.Distribution):
         flat = tf.reshape(z, [-1, self.event_size])
         fold = self._fold
         parameters = fold.fold_parameters(flat)
-        log_probs = fold.gating_log_probs(flat, self._gating_logits(flat), parameters=parameters)
+        log_probs = fold.gating_log_probs(
+            flat, self._gating_logits(flat), parameters=parameters, normalized=False)
         k = sample_categorical(log_probs, piece_seed)
         x = fold.unfold(flat, k, parameters=parameters)
         return tf.reshape(x, tf.shape(z))
