@@ -160,7 +160,8 @@ def _profile_lines(results):
     if fusions:
         line = (
             f"`log_prob` under XLA compiles to {fusions['rad']} fused loops for RAD and "
-            f"{fusions['real_nvp']} for Real NVP (optimized HLO), each a pass over the batch. "
+            f"{fusions['real_nvp']} for Real NVP (optimized HLO), each a pass over the batch "
+            f"(for RAD, over one block of the batch, block after block). "
             f"RAD's fold and gating work on per-element columns ([n, 1] tensors: the "
             f"probabilities of q+ and q-, the slopes, the gating logits), and XLA keeps an "
             f"exponential or logarithm with several users in a loop of its own")
