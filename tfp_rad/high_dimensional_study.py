@@ -108,43 +108,50 @@ def train_one(problem, model_name, seed, steps=None, verbose=0):
     return record
 
 
-def _run_path(output, problem, model, seed):
-    return os.path.join(output, "runs", f"{problem}-{model}-seed{seed}.json")
-
-
 def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, command=None,
         verbose=0):
     """Runs every missing (problem, model, seed) and rewrites the table; returns its path.
 
     `steps` (a smoke test's) replaces every problem's maximum number of steps; the runs
     record their settings, so a table never silently mixes runs of other settings: runs
-    of another `steps` in `output` raise `ReproduceError`.
+    of another `steps` in `output` raise `ReproduceError`. `verbose` is Keras's, per run;
+    the progress over runs is always shown (`reproduce.train_pending`).
     """
     problems = reproduce.unique_names(problems, PROBLEMS, "problem")
     seeds = reproduce.unique_seeds(seeds)
-    os.makedirs(os.path.join(output, "runs"), exist_ok=True)
-    plan = [(p, m, s) for p in problems for s in seeds for m in MODELS]
-    progress = keras.utils.Progbar(len(plan), unit_name="run")
-    for done, (problem, model, seed) in enumerate(plan, start=1):
-        path = _run_path(output, problem, model, seed)
-        if os.path.exists(path):
-            _check_steps(path, problem, steps)
-        else:
-            record = train_one(problem, model, seed, steps, verbose)
-            reproduce.write_text_atomically(path, json.dumps(record, indent=2))
-            keras.backend.clear_session()
-        progress.update(done)
-    return write_table(output, command)
+    plan = [
+        {"problem": p, "model": m, "seed": s, "batch_size": SETTINGS[p]["batch_size"],
+         "steps": SETTINGS[p]["steps"] if steps is None else steps}
+        for p in problems for s in seeds for m in MODELS
+    ]
+    for config in plan:
+        _check_steps(reproduce.run_path(output, config), config)
+    reproduce.prepare_directories(output, "runs")
+
+    def train(config, machine):
+        del machine  # each record holds `cli.versions()`
+        record = train_one(config["problem"], config["model"], config["seed"],
+                           config["steps"], verbose)
+        reproduce.write_text_atomically(
+            reproduce.run_path(output, config), json.dumps(record, indent=2))
+        keras.backend.clear_session()
+        return record
+
+    reproduce.train_pending(
+        output, plan, train, lambda out: write_table(out, command), "tfp-rad highdim", 1)
+    return os.path.join(output, "table.md")
 
 
-def _check_steps(path, problem, steps):
+def _check_steps(path, config):
+    """Raises `ReproduceError` if the run at `path` exists with other steps than `config`'s."""
+    if not os.path.exists(path):
+        return
     with open(path) as f:
         recorded = json.load(f)["config"]["steps"]
-    expected = SETTINGS[problem]["steps"] if steps is None else steps
-    if recorded != expected:
+    if recorded != config["steps"]:
         raise reproduce.ReproduceError(
-            f"{path} is a run of {recorded} steps, this invocation asks for {expected}: use "
-            "another --output, or delete that run to redo it.")
+            f"{path} is a run of {recorded} steps, this invocation asks for "
+            f"{config['steps']}: use another --output, or delete that run to redo it.")
 
 
 def _load(output):
