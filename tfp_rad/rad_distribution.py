@@ -80,10 +80,10 @@ class RADDistribution(tfd.Distribution):
             more points than this (a number known when traced) runs block by block
             (`in_blocks`), at most this many points at a time: the same values, faster
             for large batches on a CPU (`docs/performance.md`). Eagerly, or with None,
-            all points go at once. Gradients pass through
-            the blocks eagerly, in graphs and inside an XLA-compiled function; TensorFlow
-            cannot take them from outside an XLA-compiled `log_prob` (its loop cannot
-            hand TensorLists across the XLA boundary): use None for that.
+            all points go at once. Gradients pass through the blocks in graphs and
+            inside an XLA-compiled function; TensorFlow cannot take them from outside an
+            XLA-compiled `log_prob` (its loop cannot hand TensorLists across the XLA
+            boundary): use None for that.
           validate_args: Python bool, check arguments at run time.
           name: name prefixed to ops.
 
