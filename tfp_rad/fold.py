@@ -128,6 +128,14 @@ def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
     )
 
 
+def _feasible(v):
+    """Which pieces have a preimage of the normalized latent `v`: bool `[..., 3]`.
+
+    All three where `|v| <= 1`; only `k = 2` above 1, only `k = 0` below -1.
+    """
+    return tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
+
+
 def _select_piece(k, left_tail, right_tail, p):
     """The affine piece `v = v0 + sign * alpha * (u - u0)` for index `k`.
 
@@ -454,8 +462,7 @@ class PiecewiseFold(keras.layers.Layer):
         """
         z = self._convert(z, "z")
         p = self.fold_parameters(z) if parameters is None else parameters
-        v = self._normalized_latent(z, p)
-        return tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
+        return _feasible(self._normalized_latent(z, p))
 
     def _check_gating_logits(self, gating_logits):
         """Raises `ValueError` if the logits' known shape is not `[N, n, 3]` or `[N, 3 n]`."""
@@ -508,7 +515,7 @@ class PiecewiseFold(keras.layers.Layer):
         else:
             normalizer = tf.maximum(tf.maximum(logits[0], logits[1]), logits[2])
         inner = tf.stack([l - normalizer for l in logits], axis=-1)
-        feasible = tf.stack([v <= 1.0, tf.abs(v) <= 1.0, v >= -1.0], axis=-1)
+        feasible = _feasible(v)
         impossible = tf.fill(tf.shape(inner), tf.constant(-np.inf, inner.dtype))
         one_hot = tf.where(feasible, tf.zeros_like(inner), impossible)
         return tf.where(tf.abs(v)[..., None] <= 1.0, inner, one_hot)
