@@ -8,7 +8,6 @@ import json
 import os
 
 from benchmarks import settings
-from tfp_rad.rad_distribution import DEFAULT_LOG_PROB_BLOCK_SIZE
 
 RAD, REAL_NVP = "rad", "real_nvp"
 MAIN_FIGURES = (
@@ -406,9 +405,9 @@ def markdown(results, json_path):
         "batch, and `model.distribution.sample(n, seed=seed)` with the stateless seed as a "
         "tensor argument (a new value each call), each as `tf.function` with and without "
         "XLA. Targets use the faster of the two paths (named in the table). RAD's "
-        f"`log_prob` runs in blocks of at most {DEFAULT_LOG_PROB_BLOCK_SIZE:,} points, one "
-        "after another inside the one call (`RADDistribution`'s default "
-        "`log_prob_block_size`); TFP's Real NVP takes the batch whole.",
+        "`log_prob` runs in blocks, one after another inside the one call "
+        "(`RADDistribution`'s default `log_prob_block_size`, see the API page); TFP's Real "
+        "NVP takes the batch whole.",
         "- **Profile** (`--profile`): XLA forward-only vs forward+backward (no optimizer "
         f"update) at batch {settings.BATCH_SIZE} and {settings.LARGE_BATCH:,} in ns per "
         "point; the XLA step at batch 1 (the fixed cost of a call); the random-number "
