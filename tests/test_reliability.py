@@ -110,6 +110,32 @@ def test_steps_per_epoch_must_divide_the_steps(moons):
         training.fit_steps(RADFlow(2, num_layers=1), moons, 300, steps_per_epoch=70)
 
 
+def test_weight_decay_shrinks_every_weight_by_the_learning_rate_times_the_decay(moons):
+    # Decoupled decay: one step from theta_0 with decay w lands at the plain Adam step minus
+    # lr w theta_0 (the gradient is taken at theta_0 in both runs).
+    keras.utils.set_random_seed(0)
+    plain, decayed = RADFlow(2, num_layers=1), RADFlow(2, num_layers=1)
+    randomize_rad(plain, seed=3)
+    start = plain.get_weights()
+    decayed.set_weights(start)
+    for model, weight_decay in [(plain, None), (decayed, 0.5)]:
+        training.fit_steps(
+            model, moons, 1, batch_size=100, learning_rate=0.01, weight_decay=weight_decay,
+            jit_compile=False, verbose=0,
+        )
+    for theta_0, after_plain, after_decayed in zip(
+        start, plain.get_weights(), decayed.get_weights()
+    ):
+        assert np.any(theta_0 != 0)
+        np.testing.assert_allclose(after_decayed - after_plain, -0.01 * 0.5 * theta_0, atol=1e-7)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, -0.1, float("nan"), float("inf")])
+def test_impossible_weight_decay_is_rejected(moons, weight_decay):
+    with pytest.raises(ValueError, match="weight_decay must be a positive number or None"):
+        training.fit_steps(RADFlow(2, num_layers=1), moons, 10, weight_decay=weight_decay)
+
+
 # ------------------------------------------------------------------------------------------
 # Divergence: a clear stop, never a NaN model on disk.
 

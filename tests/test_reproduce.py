@@ -56,7 +56,9 @@ def test_writes_runs_models_and_table_then_resumes_without_redoing(tmp_path):
             training.mean_log_likelihood(model, x_test), record["test_log_likelihood"], rtol=1e-5
         )
     assert records["two_moons-rad-seed0"]["config"]["hidden_units"] == 8
+    assert records["two_moons-rad-seed0"]["config"]["gating_hidden_units"] == 8
     assert records["two_moons-real_nvp-seed0"]["config"]["hidden_units"] == 56
+    assert "gating_hidden_units" not in records["two_moons-real_nvp-seed0"]["config"]
 
     table = (tmp_path / "table.md").read_text()
     assert "--steps 20" in table and cli.versions()["tensorflow"] in table
@@ -117,11 +119,15 @@ def test_resumes_after_sigkill_without_redoing_finished_runs(tmp_path):
     assert table_rows((output / "table.md").read_text(), "Test")[1][2].endswith("(n=2)")
 
 
-def fake_run(output, problem, model, seed, test, steps=20):
-    """Writes a run JSON with made-up results: train = test + 1, oracle = seed."""
+def fake_run(output, problem, model, seed, test, steps=20, **gating):
+    """Writes a run JSON with made-up results: train = test + 1, oracle = seed.
+
+    Its config has `gating_hidden_units` only if given, as runs written before that
+    setting was recorded.
+    """
     config = dict(problem=problem, model=model, seed=seed, num_layers=6)
     config.update(hidden_units={"rad": 8, "real_nvp": 56}[model], steps=steps, batch_size=500)
-    config.update(learning_rate=0.005, decay="cosine", num_train=9, num_test=9)
+    config.update(learning_rate=0.005, decay="cosine", num_train=9, num_test=9, **gating)
     record = {
         "config": config,
         "parameters": {"rad": 948, "real_nvp": 1362}[model],
@@ -166,6 +172,45 @@ def test_table_only_regenerates_the_table_from_the_json_files(tmp_path, capsys):
     assert "ring-rad-seed0.json was made with steps=30" in capsys.readouterr().err
 
 
+def test_rad_gating_width_is_a_setting_of_the_protocol(tmp_path, capsys):
+    output = str(tmp_path)
+    kwargs = dict(problems=["two_moons"], models=["rad"], seeds=[0], **FAST)
+    assert reproduce.run(output, gating_hidden_units=0, **kwargs) == ["two_moons-rad-seed0"]
+    record = json.loads((tmp_path / "runs" / "two_moons-rad-seed0.json").read_text())
+    assert record["config"]["gating_hidden_units"] == 0
+    model = keras.saving.load_model(tmp_path / "models" / "two_moons-rad-seed0.keras")
+    assert model.gating_hidden_units == 0
+    assert record["parameters"] == model.count_params() == 642  # conditioners only
+    table = (tmp_path / "table.md").read_text()
+    assert "and no gating networks" in table and "--gating-hidden-units 0" in table
+    # Real NVP's runs do not depend on the gating width: one of these settings joins.
+    nvp = dict(record, config={**record["config"], "model": "real_nvp", "hidden_units": 56})
+    del nvp["config"]["gating_hidden_units"]
+    (tmp_path / "runs" / "two_moons-real_nvp-seed0.json").write_text(json.dumps(nvp))
+    assert cli.main(["reproduce", "--table-only", "--output", output]) == 0
+    with pytest.raises(ValueError, match="gating_hidden_units=0 where this invocation has 8"):
+        reproduce.run(output, **kwargs)
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--output", output, "--models", "rad", *FAST_ARGS])
+    assert "gating_hidden_units=0 where this invocation has 8" in capsys.readouterr().err
+
+
+def test_runs_without_a_recorded_gating_width_have_the_papers(tmp_path, capsys):
+    fake_run(tmp_path, "two_moons", "rad", 0, -1.0)
+    fake_run(tmp_path, "two_moons", "rad", 1, -1.2, gating_hidden_units=8)
+    command = ["reproduce", "--table-only", "--output", str(tmp_path)]
+    assert cli.main(command) == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "8 hidden units in RAD's conditioners and gatings" in table
+    assert "--gating-hidden-units 8" in table
+    fake_run(tmp_path, "grid", "rad", 0, -1.0, gating_hidden_units=2)
+    with pytest.raises(SystemExit):
+        cli.main(command)
+    error = capsys.readouterr().err
+    assert "two_moons-rad-seed0.json was made with gating_hidden_units=8 where" in error
+    assert "grid-rad-seed0.json has 2" in error
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -174,6 +219,8 @@ def test_table_only_regenerates_the_table_from_the_json_files(tmp_path, capsys):
         (["--steps", "0"], "--steps: must be a positive integer, got 0"),
         (["--seeds"], "--seeds: expected at least one argument"),
         (["--seeds", "-1"], "seeds must be integers in"),
+        (["--gating-hidden-units", "-1"], "must be a non-negative integer, got -1"),
+        (["--gating-hidden-units", "2.5"], "expected an integer, got '2.5'"),
         (["--table-only"], "No finished runs in"),
     ],
 )
@@ -195,6 +242,8 @@ def test_cli_rejects_bad_input(tmp_path, capsys, argv, message):
         (dict(steps=0), "steps must be a positive integer"),
         (dict(learning_rate=-1.0), "learning_rate must be a positive number"),
         (dict(decay="step"), "decay must be one of"),
+        (dict(gating_hidden_units=-1), "gating_hidden_units must be a non-negative integer"),
+        (dict(gating_hidden_units=True), "gating_hidden_units must be a non-negative integer"),
     ],
 )
 def test_run_rejects_bad_input(tmp_path, kwargs, message):

@@ -123,13 +123,15 @@ def versions():
     }
 
 
-def make_model(kind, event_size, num_layers, hidden_units, standardize=False):
+def make_model(
+    kind, event_size, num_layers, hidden_units, standardize=False, gating_hidden_units=None
+):
     from tfp_rad.models import RADFlow, RealNVPFlow
 
     if kind == "rad":
         return RADFlow(
             event_size, num_layers=num_layers, hidden_units=hidden_units or 8,
-            standardize=standardize,
+            gating_hidden_units=gating_hidden_units, standardize=standardize,
         )
     return RealNVPFlow(
         event_size, num_layers=num_layers, hidden_units=hidden_units or 56,

@@ -101,11 +101,11 @@ def _ring():
     return 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=-1), 0.05
 
 
-def _two_moons():
+def _two_moons(centres_per_moon=100, sigma=0.1):
     """scikit-learn's two moons, centred and scaled by 1.5."""
-    t = np.pi * (np.arange(100) + 0.5) / 100
+    t = np.pi * (np.arange(centres_per_moon) + 0.5) / centres_per_moon
     upper = np.stack([np.cos(t) - 0.5, np.sin(t) - 0.25], axis=-1)
-    return 1.5 * np.concatenate([upper, -upper]), 0.1
+    return 1.5 * np.concatenate([upper, -upper]), sigma
 
 
 def _two_circles():

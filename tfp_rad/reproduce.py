@@ -5,7 +5,7 @@ The protocol is that of rad-math §6, after Dinh, Sohl-Dickstein, Larochelle and
 `tfp_rad.datasets`, train
 
 * RAD (`RADFlow`): 6 coupling layers whose conditioner and gating networks have 8 hidden
-  units, and
+  units (`--gating-hidden-units` sets another gating width, 0 for none), and
 * Real NVP (`RealNVPFlow`, TFP's `tfb.RealNVP`): 6 coupling layers of 56 hidden units,
 
 both on a standard normal base, with Adam for 50,000 steps of batch 500 on 10,000
@@ -29,7 +29,7 @@ file that `os.replace` then renames, so a JSON appears whole and only once its r
 finished. Every invocation deletes leftover partial files and skips the runs whose JSON
 exists, so a killed invocation loses at most the run in progress. An output directory
 holds one protocol: if a JSON there was made with other settings (steps, batch size,
-learning rate or schedule, data sizes or architecture), `reproduce` refuses to start and names the
+learning rate or schedule, data sizes or architecture, RAD's gating width included), `reproduce` refuses to start and names the
 file and the settings that differ, rather than mix or overwrite results; use another
 `--output`, or delete those runs to redo them. Run one invocation per directory at a time.
 
@@ -90,6 +90,7 @@ def run(
     decay="cosine",
     num_train=10_000,
     num_test=10_000,
+    gating_hidden_units=HIDDEN_UNITS["rad"],
     jit_compile=True,
     verbose=1,
 ):
@@ -110,6 +111,10 @@ def run(
       decay: the learning-rate schedule, `"cosine"` or `"none"`.
       num_train: points in each seed's training set.
       num_test: points in each seed's test set.
+      gating_hidden_units: the width of RAD's gating networks (`RADFlow`'s
+        `gating_hidden_units`; 0: none, only the boundary interpolation of the gating
+        logits), by default the paper's 8. Part of each RAD run's config; RAD runs
+        written before it was recorded had the paper's width.
       jit_compile: train with XLA.
       verbose: 0 silent, 1 or 2 for Keras progress bars (over runs, and within each run).
 
@@ -118,7 +123,8 @@ def run(
       already finished.
 
     Raises:
-      ValueError: for non-positive sizes or learning rate; `ReproduceError` (a
+      ValueError: for non-positive sizes or learning rate, a negative gating width;
+        `ReproduceError` (a
         `ValueError`) for unknown or no problems or models, bad or no seeds, or an output
         directory with runs of another protocol or unreadable run files. Nothing is trained
         or written then.
@@ -127,11 +133,12 @@ def run(
     models = unique_names(models, cli.MODELS, "model")
     seeds = unique_seeds(seeds)
     settings = protocol_settings(steps, batch_size, learning_rate, decay, num_train, num_test)
+    gating = validation.non_negative_int(gating_hidden_units, "gating_hidden_units")
     for path, record in load_runs(output).items():
-        _check_protocol(path, record, settings, "this invocation")
+        _check_protocol(path, record, settings, gating, "this invocation")
     prepare_directories(output, "runs", "models")
     plan = [
-        _config(problem, model, seed, settings)
+        _config(problem, model, seed, settings, gating)
         for seed in seeds
         for problem in problems
         for model in models
@@ -275,22 +282,24 @@ def _format_table(records, output):
     differences: the two models of a seed see the same data) and both parameter counts.
     """
     settings = {key: records[0]["config"][key] for key in SETTINGS}
-    reference = run_path(output, records[0]["config"])
-    for record in records[1:]:
-        _check_protocol(run_path(output, record["config"]), record, settings, reference)
+    rad = [record for record in records if record["config"]["model"] == "rad"]
+    gating = _gating_width(rad[0]["config"]) if rad else HIDDEN_UNITS["rad"]
+    reference = run_path(output, (rad or records)[0]["config"])
+    for record in records:
+        _check_protocol(run_path(output, record["config"]), record, settings, gating, reference)
     problems = present(records, "problem", datasets.NAMES)
     seeds = sorted({record["config"]["seed"] for record in records})
     command = ["tfp-rad", "reproduce", "--problems", *problems]
     command += ["--models", *present(records, "model", cli.MODELS)]
     command += ["--steps", str(settings["steps"])]
     command += ["--seeds", *map(str, seeds), "--output", output, *settings_arguments(settings)]
+    command += ["--gating-hidden-units", str(gating)]
     lines = [
         "# RAD vs Real NVP on the paper's 2-D problems",
         "",
         "Protocol of rad-math §6 (Dinh et al., \"A RAD approach to deep mixture models\", "
-        f"§4.1): {NUM_LAYERS} coupling layers, {HIDDEN_UNITS['rad']} hidden units in RAD's "
-        f"conditioners and gatings, {HIDDEN_UNITS['real_nvp']} in Real NVP's, standard "
-        "normal base.",
+        f"§4.1): {NUM_LAYERS} coupling layers, {_rad_widths(gating)}, "
+        f"{HIDDEN_UNITS['real_nvp']} in Real NVP's, standard normal base.",
         "",
         f"- Command: `{shlex.join(command)}`",
         *(f"- Machine: {machine}" for machine in machines(records)),
@@ -373,6 +382,11 @@ def add_parser(subparsers):
         "--models", nargs="+", default=list(cli.MODELS), choices=cli.MODELS, metavar="MODEL",
         help=f"default: {' '.join(cli.MODELS)}",
     )
+    parser.add_argument(
+        "--gating-hidden-units", type=_non_negative_int_argument, default=HIDDEN_UNITS["rad"],
+        help=f"width of RAD's gating networks (default {HIDDEN_UNITS['rad']}, the paper's; "
+        "0: none, the gating logits only interpolate the boundary probabilities)",
+    )
     add_protocol_arguments(parser, 50_000, "results/paper", "default results/paper")
     parser.set_defaults(run=functools.partial(_command, parser))
 
@@ -444,7 +458,8 @@ def run_command(parser, args, run, write_table, **selection):
 def _command(parser, args):
     """Runs `tfp-rad reproduce`; a `ReproduceError` becomes an argparse error (exit 2)."""
     return run_command(
-        parser, args, run, write_table, problems=args.problems, models=args.models
+        parser, args, run, write_table, problems=args.problems, models=args.models,
+        gating_hidden_units=args.gating_hidden_units,
     )
 
 
@@ -453,7 +468,10 @@ def _train(config, output, machine, jit_compile, verbose):
     start = time.perf_counter()
     model, record = train_and_evaluate(
         config,
-        lambda: cli.make_model(config["model"], 2, config["num_layers"], config["hidden_units"]),
+        lambda: cli.make_model(
+            config["model"], 2, config["num_layers"], config["hidden_units"],
+            gating_hidden_units=config.get("gating_hidden_units"),
+        ),
         machine,
         jit_compile,
         verbose,
@@ -509,9 +527,9 @@ def write_record(output, record):
     write_text_atomically(run_path(output, record["config"]), json.dumps(record, indent=2) + "\n")
 
 
-def _config(problem, model, seed, settings):
-    """The full configuration of one run of the protocol."""
-    return {
+def _config(problem, model, seed, settings, gating_hidden_units):
+    """The full configuration of one run of the protocol (a RAD run's has its gating width)."""
+    config = {
         "problem": problem,
         "model": model,
         "seed": seed,
@@ -519,6 +537,9 @@ def _config(problem, model, seed, settings):
         "hidden_units": HIDDEN_UNITS[model],
         **settings,
     }
+    if model == "rad":
+        config["gating_hidden_units"] = gating_hidden_units
+    return config
 
 
 def run_path(output, config):
@@ -559,13 +580,36 @@ def _read_run(path, models, command):
     return record
 
 
-def _check_protocol(path, record, settings, reference):
-    """Raises `ReproduceError` unless the run at `path` used `settings` and the protocol."""
-    config = record["config"]
-    check_config(
-        path, config, _config(config["problem"], config["model"], config["seed"], settings),
-        reference,
+def _check_protocol(path, record, settings, gating_hidden_units, reference):
+    """Raises `ReproduceError` unless the run at `path` used `settings` and the protocol
+    (with gating networks of `gating_hidden_units` units, if it is a RAD run)."""
+    config = dict(record["config"])
+    if config["model"] == "rad":
+        config["gating_hidden_units"] = _gating_width(config)
+    expected = _config(
+        config["problem"], config["model"], config["seed"], settings, gating_hidden_units
     )
+    check_config(path, config, expected, reference)
+
+
+def _gating_width(config):
+    """The gating width of a RAD run's `config`: runs written before the width was
+    recorded had the paper's, that of their conditioners."""
+    return config.get("gating_hidden_units", config["hidden_units"])
+
+
+def _rad_widths(gating_hidden_units):
+    """How a table's header gives the widths of RAD's conditioners and gatings."""
+    paper = HIDDEN_UNITS["rad"]
+    conditioners = f"{paper} hidden units in RAD's conditioners"
+    if gating_hidden_units == paper:
+        return f"{conditioners} and gatings"
+    if gating_hidden_units == 0:
+        return (
+            f"{conditioners} and no gating networks (the gating logits only interpolate the "
+            f"boundary probabilities; the paper's gatings have {paper} hidden units)"
+        )
+    return f"{conditioners} and {gating_hidden_units} in its gatings (the paper's have {paper})"
 
 
 def check_config(path, config, expected, reference):
@@ -693,6 +737,14 @@ def positive_int_argument(text):
     value = _parse(text, int, "an integer")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int_argument(text):
+    """argparse type: an integer >= 0."""
+    value = _parse(text, int, "an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
     return value
 
 

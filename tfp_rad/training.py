@@ -42,6 +42,7 @@ def fit_steps(
     callbacks=None,
     validation_data=None,
     early_stopping_patience=None,
+    weight_decay=None,
 ):
     """Compiles `model` with Adam and runs exactly `steps` minibatch steps of `fit` on `x`.
 
@@ -88,6 +89,9 @@ def fit_steps(
         the end of every epoch in batches of up to 10,000.
       early_stopping_patience: optional positive int, in epochs; needs `validation_data`.
         The `EarlyStopping` callback runs after `callbacks`.
+      weight_decay: optional positive float `w`: Keras's decoupled weight decay, which
+        after each step shrinks every weight `theta <- theta - lr_t w theta` (`lr_t` the
+        step's learning rate), as AdamW does. None (the default) is plain Adam.
 
     Returns:
       `(history, seconds)`: the Keras `History` and the wall time of `fit`. After a
@@ -104,6 +108,10 @@ def fit_steps(
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}.")
+    if weight_decay is not None and not (np.isfinite(weight_decay) and weight_decay > 0):
+        raise ValueError(
+            f"weight_decay must be a positive number or None, got {weight_decay}."
+        )
     if steps_per_epoch is None:
         steps_per_epoch = _largest_divisor(steps, MAX_STEPS_PER_EPOCH)
     elif steps % validation.positive_int(steps_per_epoch, "steps_per_epoch"):
@@ -137,7 +145,7 @@ def fit_steps(
         ))
     dataset = shuffled_batches(x, min(batch_size, len(x)), seed)
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay),
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )

@@ -12,8 +12,18 @@ import tensorflow as tf
 
 def positive_int(value, name):
     """Returns `value` as an int if it is a positive integer, else raises `ValueError`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return _int_from(value, 1, f"{name} must be a positive integer")
+
+
+def non_negative_int(value, name):
+    """Returns `value` as an int if it is an integer >= 0, else raises `ValueError`."""
+    return _int_from(value, 0, f"{name} must be a non-negative integer")
+
+
+def _int_from(value, minimum, requirement):
+    """`int(value)` if `value` is an integer (not a bool) >= `minimum`; else `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{requirement}, got {value!r}.")
     return int(value)
 
 
