@@ -102,7 +102,8 @@ def _ring():
 
 
 def _two_moons(centres_per_moon=100, sigma=0.1):
-    """scikit-learn's two moons, centred and scaled by 1.5."""
+    """scikit-learn's two moons, centred and scaled by 1.5: `centres_per_moon` centres on
+    each moon and components of std `sigma` (the problem's are 100 and 0.1)."""
     t = np.pi * (np.arange(centres_per_moon) + 0.5) / centres_per_moon
     upper = np.stack([np.cos(t) - 0.5, np.sin(t) - 0.25], axis=-1)
     return 1.5 * np.concatenate([upper, -upper]), sigma

@@ -29,9 +29,10 @@ file that `os.replace` then renames, so a JSON appears whole and only once its r
 finished. Every invocation deletes leftover partial files and skips the runs whose JSON
 exists, so a killed invocation loses at most the run in progress. An output directory
 holds one protocol: if a JSON there was made with other settings (steps, batch size,
-learning rate or schedule, data sizes or architecture, RAD's gating width included), `reproduce` refuses to start and names the
-file and the settings that differ, rather than mix or overwrite results; use another
-`--output`, or delete those runs to redo them. Run one invocation per directory at a time.
+learning rate or schedule, data sizes or architecture, RAD's gating width included),
+`reproduce` refuses to start and names the file and the settings that differ, rather than
+mix or overwrite results; use another `--output`, or delete those runs to redo them. Run
+one invocation per directory at a time.
 
 The public helpers (`protocol_settings`, `train_pending`, `train_and_evaluate`,
 `write_record`, `load_runs`, `check_config`, the table and argument helpers) also run
@@ -123,11 +124,10 @@ def run(
       already finished.
 
     Raises:
-      ValueError: for non-positive sizes or learning rate, a negative gating width;
-        `ReproduceError` (a
-        `ValueError`) for unknown or no problems or models, bad or no seeds, or an output
-        directory with runs of another protocol or unreadable run files. Nothing is trained
-        or written then.
+      ValueError: for non-positive sizes or learning rate, or a negative gating width;
+        `ReproduceError` (a `ValueError`) for unknown or no problems or models, bad or no
+        seeds, or an output directory with runs of another protocol or unreadable run
+        files. Nothing is trained or written then.
     """
     problems = unique_names(problems, datasets.NAMES, "problem")
     models = unique_names(models, cli.MODELS, "model")
