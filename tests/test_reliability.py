@@ -172,6 +172,32 @@ def test_tfp_rad_train_reports_divergence_and_writes_nothing(tmp_path, capsys):
     assert os.listdir(output) == []  # no model, no results, checkpoint removed
 
 
+def test_tfp_rad_train_takes_rads_gating_width(tmp_path):
+    output = tmp_path / "out"
+    argv = ["train", "--steps", "20", "--gating-hidden-units", "0", "--output", str(output)]
+    assert cli.main(argv + SMALL) == 0
+    model = keras.saving.load_model(output / "model.keras")
+    assert model.gating_hidden_units == 0
+    assert model.count_params() == RADFlow(2, num_layers=2, gating_hidden_units=0).count_params()
+    assert model.count_params() < RADFlow(2, num_layers=2).count_params()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--gating-hidden-units", "4", "--model", "real_nvp"], "applies to --model rad only"),
+        (["--gating-hidden-units", "-1"], "gating_hidden_units must be a non-negative integer"),
+        (["--hidden-units", "0"], "hidden_units must be a positive integer"),
+    ],
+)
+def test_tfp_rad_train_rejects_impossible_sizes(tmp_path, capsys, options, message):
+    output = tmp_path / "out"
+    assert cli.main(["train", *options, "--output", str(output), *SMALL]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tfp-rad train: ") and message in error, error
+    assert not output.exists()
+
+
 # ------------------------------------------------------------------------------------------
 # Hostile inputs.
 

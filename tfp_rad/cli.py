@@ -63,6 +63,11 @@ def _train_parser(subparsers):
     parser.add_argument(
         "--hidden-units", type=int, default=None, help="default: 8 for rad, 56 for real_nvp"
     )
+    parser.add_argument(
+        "--gating-hidden-units", type=int, default=None,
+        help="rad only: width of the gating networks (default: --hidden-units, as in the "
+        "paper; 0: none, the gating logits only interpolate the boundary probabilities)",
+    )
     parser.add_argument("--num-train", type=int, default=10_000, help="built-in problems only")
     parser.add_argument("--num-test", type=int, default=10_000, help="built-in problems only")
     parser.add_argument("--seed", type=int, default=0)
@@ -126,16 +131,23 @@ def versions():
 def make_model(
     kind, event_size, num_layers, hidden_units, standardize=False, gating_hidden_units=None
 ):
+    """A `RADFlow` (`kind="rad"`) or `RealNVPFlow` (`"real_nvp"`) of these sizes.
+
+    `hidden_units=None` means the paper's width, 8 for RAD and 56 for Real NVP; any other
+    value, 0 included, goes to the model, which checks it. `gating_hidden_units` is RAD's
+    (None: `hidden_units`).
+    """
     from tfp_rad.models import RADFlow, RealNVPFlow
 
+    if hidden_units is None:
+        hidden_units = {"rad": 8, "real_nvp": 56}[kind]
     if kind == "rad":
         return RADFlow(
-            event_size, num_layers=num_layers, hidden_units=hidden_units or 8,
+            event_size, num_layers=num_layers, hidden_units=hidden_units,
             gating_hidden_units=gating_hidden_units, standardize=standardize,
         )
     return RealNVPFlow(
-        event_size, num_layers=num_layers, hidden_units=hidden_units or 56,
-        standardize=standardize,
+        event_size, num_layers=num_layers, hidden_units=hidden_units, standardize=standardize
     )
 
 
@@ -190,13 +202,26 @@ def _user_data(args):
                 f"--patience must be 0 (no early stopping) or a number of epochs with a "
                 f"validation split > 0; got {args.patience} with split {args.validation_split}."
             )
-        model = make_model(
-            args.model, x.shape[1], args.num_layers, args.hidden_units, standardize=True
-        )
+        model = _model(args, x.shape[1], standardize=True)
         model.adapt(x_train)
     except ValueError as error:
         raise UserError(str(error)) from None
     return x, x_train, x_validation, model
+
+
+def _model(args, event_size, standardize=False):
+    """The model of `tfp-rad train`'s options: `make_model` with `--model`, the sizes and,
+    for RAD, `--gating-hidden-units`.
+
+    Raises:
+      ValueError: for impossible sizes, or `--gating-hidden-units` with another model.
+    """
+    if args.gating_hidden_units is not None and args.model != "rad":
+        raise ValueError(f"--gating-hidden-units applies to --model rad only, not {args.model}.")
+    return make_model(
+        args.model, event_size, args.num_layers, args.hidden_units, standardize=standardize,
+        gating_hidden_units=args.gating_hidden_units,
+    )
 
 
 def run_train(args):
@@ -236,7 +261,10 @@ def run_train(args):
         name = args.dataset
         x_train, x_test = train_test_data(args.dataset, args.num_train, args.num_test, args.seed)
         x_validation = None
-        model = make_model(args.model, 2, args.num_layers, args.hidden_units)
+        try:
+            model = _model(args, 2)
+        except ValueError as error:
+            raise UserError(str(error)) from None
     else:
         name = os.path.splitext(os.path.basename(args.data))[0]
         x, x_train, x_validation, model = _user_data(args)
