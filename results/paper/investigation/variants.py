@@ -1,4 +1,4 @@
-"""Variants of one protocol run, for the two moons and two circles investigation.
+"""Variants of one protocol run, for the investigation of the two moons tie.
 
     python results/paper/investigation/variants.py two_moons ident=4 0
     python results/paper/investigation/variants.py two_moons wd=0.004 0 real_nvp
@@ -32,9 +32,9 @@ change named by the variant:
 Records the mean log-likelihood of the training points, of 10,000 validation points (a
 third fresh sample, data seed 1000 + seed, for choosing between variants without the test
 set) and of the run's test points, with the true density's, in
-`variants/<problem>-<variant>-s<seed>-<steps>.json` next to this file (`<problem>-real_nvp-
-<variant>-...` for Real NVP). Set `STEPS` to
-train for another number of steps. A finished run is skipped.
+`variants/<problem>-<variant>-s<seed>-<steps>.json` next to this file
+(`<problem>-real_nvp-<variant>-...` for Real NVP). Set `STEPS` to train for another number
+of steps. A finished run is skipped.
 """
 
 import functools
