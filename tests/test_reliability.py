@@ -130,10 +130,16 @@ def test_weight_decay_shrinks_every_weight_by_the_learning_rate_times_the_decay(
         np.testing.assert_allclose(after_decayed - after_plain, -0.01 * 0.5 * theta_0, atol=1e-7)
 
 
-@pytest.mark.parametrize("weight_decay", [0.0, -0.1, float("nan"), float("inf")])
+@pytest.mark.parametrize("weight_decay", [0.0, -0.1, float("nan"), float("inf"), "0.1", True])
 def test_impossible_weight_decay_is_rejected(moons, weight_decay):
     with pytest.raises(ValueError, match="weight_decay must be a positive number or None"):
         training.fit_steps(RADFlow(2, num_layers=1), moons, 10, weight_decay=weight_decay)
+
+
+@pytest.mark.parametrize("learning_rate", [0.0, float("nan"), "fast", None])
+def test_impossible_learning_rate_is_rejected(moons, learning_rate):
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        training.fit_steps(RADFlow(2, num_layers=1), moons, 10, learning_rate=learning_rate)
 
 
 # ------------------------------------------------------------------------------------------

@@ -133,22 +133,18 @@ def make_model(
 ):
     """A `RADFlow` (`kind="rad"`) or `RealNVPFlow` (`"real_nvp"`) of these sizes.
 
-    `hidden_units=None` means the paper's width, 8 for RAD and 56 for Real NVP; any other
-    value, 0 included, goes to the model, which checks it. `gating_hidden_units` is RAD's
-    (None: `hidden_units`).
+    `hidden_units=None` leaves the model's own default, the paper's width (8 for RAD, 56
+    for Real NVP); any other value, 0 included, goes to the model, which checks it.
+    `gating_hidden_units` is RAD's (None: `hidden_units`).
     """
     from tfp_rad.models import RADFlow, RealNVPFlow
 
-    if hidden_units is None:
-        hidden_units = {"rad": 8, "real_nvp": 56}[kind]
+    sizes = {"num_layers": num_layers, "standardize": standardize}
+    if hidden_units is not None:
+        sizes["hidden_units"] = hidden_units
     if kind == "rad":
-        return RADFlow(
-            event_size, num_layers=num_layers, hidden_units=hidden_units,
-            gating_hidden_units=gating_hidden_units, standardize=standardize,
-        )
-    return RealNVPFlow(
-        event_size, num_layers=num_layers, hidden_units=hidden_units, standardize=standardize
-    )
+        return RADFlow(event_size, gating_hidden_units=gating_hidden_units, **sizes)
+    return RealNVPFlow(event_size, **sizes)
 
 
 def train_test_data(dataset, num_train, num_test, seed):

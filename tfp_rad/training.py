@@ -104,11 +104,11 @@ def fit_steps(
     """
     steps = validation.positive_int(steps, "steps")
     batch_size = validation.positive_int(batch_size, "batch_size")
-    if not np.isfinite(learning_rate) or not learning_rate > 0:
+    if not validation.is_positive_number(learning_rate):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate}.")
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}.")
-    if weight_decay is not None and not (np.isfinite(weight_decay) and weight_decay > 0):
+    if weight_decay is not None and not validation.is_positive_number(weight_decay):
         raise ValueError(
             f"weight_decay must be a positive number or None, got {weight_decay}."
         )

@@ -15,6 +15,14 @@ def positive_int(value, name):
     return _int_from(value, 1, f"{name} must be a positive integer")
 
 
+def is_positive_number(value):
+    """Whether `value` is a real number (not a bool), finite and above 0."""
+    return (
+        isinstance(value, numbers.Real) and not isinstance(value, bool)
+        and bool(np.isfinite(value)) and value > 0
+    )
+
+
 def non_negative_int(value, name):
     """Returns `value` as an int if it is an integer >= 0, else raises `ValueError`."""
     return _int_from(value, 0, f"{name} must be a non-negative integer")
