@@ -224,7 +224,10 @@ class FlowModel(keras.Model):
         """
         if context is None:
             return self(x)
-        return self({"x": x, "context": context})
+        # Checked here too: Keras's call refuses Python numbers inside a dict of inputs.
+        context = validation.check_context(
+            context, self.context_size, self.compute_dtype, self.name)
+        return self({"x": self._as_points(x), "context": context})
 
     def sample(self, n, seed=None, context=None):
         """Draws `n` exact samples `[n, event_size]`.
