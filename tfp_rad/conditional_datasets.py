@@ -42,12 +42,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad import validation
+from tfp_rad import catalog, validation
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-NAMES = ("moving_mixture", "abs_posterior")
+NAMES = catalog.CONDITIONAL_PROBLEMS
 EVENT_SIZE = 2
 CONTEXT_SIZES = {"moving_mixture": 1, "abs_posterior": 2}
 _MAX_SEED = 2**31 - 1

@@ -118,6 +118,8 @@ def check_context(context, context_size, dtype, what):
       ValueError: for a missing context, a context given to an unconditional component, a
         non-numeric dtype, a scalar, the wrong last-axis size, or NaN/inf values.
     """
+    import tensorflow as tf  # here, so that the command line's checks need no TensorFlow
+
     if not context_size:
         if context is not None:
             raise ValueError(
