@@ -8,6 +8,9 @@ here, so that the two never disagree.
 PROBLEMS = ("grid", "ring", "two_moons", "two_circles", "spiral", "many_moons")
 """The paper's six 2-D problems (`tfp_rad.datasets`)."""
 
+CONDITIONAL_PROBLEMS = ("moving_mixture", "abs_posterior")
+"""The 2-D problems with a known conditional density (`tfp_rad.conditional_datasets`)."""
+
 MODEL_KINDS = ("rad", "real_nvp")
 """The flows of `tfp_rad.models.make_flow`: `RADFlow` and the `RealNVPFlow` baseline."""
 

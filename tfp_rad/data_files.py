@@ -58,6 +58,65 @@ def load_points(path):
     return _load_npy(path)
 
 
+def column_names(path):
+    """The header names of a `.csv` file's columns, or None (no header line, or `.npy`)."""
+    path = os.fspath(path)
+    if file_format(path) != ".csv" or not os.path.isfile(path):
+        return None
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for row in csv.reader(f, skipinitialspace=True):
+            if any(cell.strip() for cell in row):
+                return None if all(_is_number(cell) for cell in row) else [
+                    cell.strip() for cell in row]
+    return None
+
+
+def select_columns(selection, names, num_columns, path):
+    """The indices of the columns that `selection` names, by index (from 0) or header name.
+
+    Args:
+      selection: a list of strings: integers (column indices, counted from 0) or names
+        from the `.csv` header.
+      names: the header names (`column_names(path)`), or None.
+      num_columns: how many columns the file has.
+      path: the file, for the messages.
+
+    Returns:
+      A list of distinct column indices, in the order given.
+
+    Raises:
+      ValueError: for an unknown name, an index out of range, a repeated column, or a
+        selection that leaves no other column.
+    """
+    indices = []
+    for item in selection:
+        item = str(item).strip()
+        if names is not None and item in names:
+            index = names.index(item)
+        else:
+            try:
+                index = int(item)
+            except ValueError:
+                known = f"its columns are {', '.join(names)}" if names else "it has no header"
+                raise ValueError(
+                    f"{path}: no column named {item!r} ({known}); name columns by header "
+                    "name or by index from 0."
+                ) from None
+            if not 0 <= index < num_columns:
+                raise ValueError(
+                    f"{path}: column index {index} is out of range: the file has "
+                    f"{num_columns} column(s), indices 0 to {num_columns - 1}."
+                )
+        if index in indices:
+            raise ValueError(f"{path}: column {item!r} is selected twice.")
+        indices.append(index)
+    if len(indices) >= num_columns:
+        raise ValueError(
+            f"{path}: the context columns {selection} leave no column to model."
+        )
+    return indices
+
+
 def save_points(path, x, names=None):
     """Writes points `[n, d]` to a `.npy` file, or a `.csv` file with a header line.
 

@@ -200,6 +200,11 @@ class PiecewiseFold(keras.layers.Layer):
     - *coupling* (`conditioner` a Keras layer): the conditioner reads the pass-through
       elements (`fold_mask` False) and returns `[N, num_folded * 10]` (or
       `[N, num_folded, 10]`) raw parameters; pass-through elements are copied unchanged.
+    - *conditional* (`context_size = m > 0`, with a conditioner): every method takes a
+      context `c`, `[N, m]` or `[m]`; the conditioner reads `concat([x_pass, c])` (`c`
+      alone when every element is folded) and a gating network reads `concat([z, c])`.
+      The fold of `x` given `c` is the fold above with the parameters of `c`, so the
+      log-density `log p(x | c)` is continuous in `x` for every `c`.
 
     Raw parameter layout: `m_in, r_in, m_out, r_out`, 3 logits of `q+`, 3 logits of `q-`.
 
@@ -218,6 +223,7 @@ class PiecewiseFold(keras.layers.Layer):
         min_boundary_probability=1e-3,
         log_scale_bound=8.0,
         validate_args=False,
+        context_size=0,
         **kwargs,
     ):
         """Creates the fold.
@@ -234,6 +240,9 @@ class PiecewiseFold(keras.layers.Layer):
             least `min_p / 3`, which bounds the slopes.
           log_scale_bound: positive `B`; the affine log-scales are `B tanh(raw / B)`.
           validate_args: if True, piece indices are checked at run time too.
+          context_size: non-negative int `m`; with `m > 0` the fold is conditional: its
+            conditioner (required) reads the pass-through elements and a context `[N, m]`,
+            `[N, d_pass + m]` in all (the context alone if every element is folded).
           **kwargs: passed to `keras.layers.Layer`; `dtype` defaults to
             `keras.config.floatx()` at construction.
 
@@ -243,6 +252,12 @@ class PiecewiseFold(keras.layers.Layer):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
+        self.context_size = validation.non_negative_int(context_size, "context_size")
+        if self.context_size and conditioner is None:
+            raise ValueError(
+                f"A conditional fold (context_size={self.context_size}) needs a conditioner "
+                "to read its context."
+            )
         if fold_mask is None:
             split = self.event_size // 2 if conditioner is not None else 0
             fold_mask = [i >= split for i in range(self.event_size)]
@@ -253,7 +268,7 @@ class PiecewiseFold(keras.layers.Layer):
             )
         if not any(fold_mask):
             raise ValueError("fold_mask folds no element: at least one entry must be True.")
-        if conditioner is not None and all(fold_mask):
+        if conditioner is not None and all(fold_mask) and not self.context_size:
             raise ValueError(
                 "A coupling fold needs at least one pass-through element (a False in fold_mask) "
                 "for its conditioner to read."
@@ -296,7 +311,7 @@ class PiecewiseFold(keras.layers.Layer):
                 name="raw_parameters",
             )
         elif not self.conditioner.built:
-            self.conditioner.build((None, self.num_passthrough))
+            self.conditioner.build((None, self.num_passthrough + self.context_size))
         self.built = True
 
     # ----------------------------------------------------------------------------------------
@@ -320,27 +335,45 @@ class PiecewiseFold(keras.layers.Layer):
         validation.check_event_size(x, self.event_size, f"`{name}` of PiecewiseFold {self.name!r}")
         return x
 
+    def _context(self, context, x):
+        """The checked context broadcast to the points `x`: `[N, m]`, or None if unconditional."""
+        context = validation.check_context(
+            context, self.context_size, self.compute_dtype, f"PiecewiseFold {self.name!r}")
+        if context is None:
+            return None
+        return tf.broadcast_to(context, tf.concat([tf.shape(x)[:-1], [self.context_size]], 0))
+
+    @staticmethod
+    def _with_context(inputs, context):
+        """`concat([inputs, context])` on the last axis, or `inputs` without a context."""
+        return inputs if context is None else tf.concat([inputs, context], axis=-1)
+
     # ----------------------------------------------------------------------------------------
     # Parameters.
 
-    def fold_parameters(self, x):
+    def fold_parameters(self, x, context=None):
         """The fold's parameters for a batch of points (of either side of the fold).
 
-        In coupling mode they depend only on the pass-through elements, which `fold` leaves
-        unchanged, so `fold_parameters(x) == fold_parameters(z)`.
+        In coupling mode they depend only on the pass-through elements (and the context),
+        which `fold` leaves unchanged, so `fold_parameters(x) == fold_parameters(z)`.
 
         Args:
           x: `[N, d]` points (data `x` or latent `z`).
+          context: the context `[N, m]` or `[m]` of a conditional fold; None otherwise.
 
         Returns:
           `FoldParameters` whose tensors are `[N, num_folded]` (coupling) or `[num_folded]`
           (free-standing; they broadcast against the batch).
         """
+        return self._parameters(x, self._context(context, x))
+
+    def _parameters(self, x, context):
+        """`fold_parameters` given the checked, broadcast context (None if unconditional)."""
         if self.conditioner is None:
             raw = tf.convert_to_tensor(self.raw_parameters)
         else:
             passthrough = tf.gather(x, self._passthrough, axis=-1)
-            raw = self.conditioner(passthrough)
+            raw = self.conditioner(self._with_context(passthrough, context))
             raw = tf.reshape(raw, [-1, self.num_folded, PARAMETERS_PER_ELEMENT])
         return fold_parameters_from_raw(raw, self.min_boundary_probability, self.log_scale_bound)
 
@@ -350,22 +383,23 @@ class PiecewiseFold(keras.layers.Layer):
     def call(self, x):
         return self.fold(x)
 
-    def fold(self, x, parameters=None):
+    def fold(self, x, parameters=None, context=None):
         """Folds `x` into `(z, k, log_det_jacobian)`.
 
         Args:
           x: `[N, d]` points.
           parameters: optional `FoldParameters` of `x` (computed if None).
+          context: the context `[N, m]` or `[m]` of a conditional fold; None otherwise.
 
         Returns:
           z: `[N, d]`, the folded points (pass-through elements unchanged).
           k: `[N, num_folded]` int32 piece indices in {0, 1, 2}.
           log_det_jacobian: `[N]`, `sum_i r_in + log|f'(u_i)| + r_out`.
         """
-        z, _, k, log_det, _ = self._fold(x, parameters)
+        z, _, k, log_det, _, _ = self._fold(x, parameters, context)
         return z, k, log_det
 
-    def fold_with_gating(self, x, gating=None, parameters=None):
+    def fold_with_gating(self, x, gating=None, parameters=None, context=None):
         """`fold` and `log_gating_prob` in one pass: `(z, k, log_det_jacobian, log_gate)`.
 
         Equal to `z, k, log_det = fold(x)` and `log_gate = log_gating_prob(z, k,
@@ -375,25 +409,31 @@ class PiecewiseFold(keras.layers.Layer):
         Args:
           x: `[N, d]` points.
           gating: optional callable mapping `z` `[N, d]` to the raw gating logits `s(z)`,
-            `[N, num_folded, 3]` (or flattened); None means `s = 0`.
+            `[N, num_folded, 3]` (or flattened); None means `s = 0`. A conditional fold's
+            gating reads `concat([z, c])`, `[N, d + m]`.
           parameters: optional `FoldParameters` of `x` (computed if None).
+          context: the context `[N, m]` or `[m]` of a conditional fold; None otherwise.
 
         Returns:
           z: `[N, d]`; k: `[N, num_folded]` int32; log_det_jacobian: `[N]`;
           log_gate: `[N]`, `log p(k | z)` summed over the folded elements.
         """
-        z, v, k, log_det, p = self._fold(x, parameters)
-        log_gate = self._log_gating_prob(v, k, None if gating is None else gating(z), p)
+        z, v, k, log_det, p, context = self._fold(x, parameters, context, gating is not None)
+        logits = None if gating is None else gating(self._with_context(z, context))
+        log_gate = self._log_gating_prob(v, k, logits, p)
         return z, k, log_det, log_gate
 
-    def _fold(self, x, parameters):
-        """`fold` with two more outputs: `(z, v, k, log_det_jacobian, parameters)`.
+    def _fold(self, x, parameters, context, gated=False):
+        """`fold` with more outputs: `(z, v, k, log_det_jacobian, parameters, context)`.
 
         `v = f(u)`, `[N, num_folded]`, is the folded elements' value before the output
-        affine map `z_i = v exp(r_out) + m_out`, with `u = x_i exp(r_in) + m_in`.
+        affine map `z_i = v exp(r_out) + m_out`, with `u = x_i exp(r_in) + m_in`. The context
+        is checked when the parameters or a gating (`gated`) need it, and returned too.
         """
         x = self._convert(x, "x")
-        p = self.fold_parameters(x) if parameters is None else parameters
+        if parameters is None or gated:
+            context = self._context(context, x)
+        p = self._parameters(x, context) if parameters is None else parameters
         passthrough, folded = self._split(x)
         u = folded * tf.exp(p.log_scale_in) + p.shift_in
         k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
@@ -401,9 +441,9 @@ class PiecewiseFold(keras.layers.Layer):
         v = v0 + sign * tf.exp(log_alpha) * (u - u0)
         z = self._merge(passthrough, v * tf.exp(p.log_scale_out) + p.shift_out)
         log_det = tf.reduce_sum(p.log_scale_in + log_alpha + p.log_scale_out, axis=-1)
-        return z, v, k, log_det, p
+        return z, v, k, log_det, p, context
 
-    def unfold(self, z, k, parameters=None):
+    def unfold(self, z, k, parameters=None, context=None):
         """The preimage of `z` in pieces `k`: `x` with `fold(x)[:2] == (z, k)`.
 
         Args:
@@ -412,6 +452,7 @@ class PiecewiseFold(keras.layers.Layer):
             feasible at `z` (see `feasible_pieces`) the piece's affine map is extended and
             the result does not fold back to `(z, k)`.
           parameters: optional `FoldParameters` of `z` (computed if None).
+          context: the context `[N, m]` or `[m]` of a conditional fold; None otherwise.
 
         Returns:
           `[N, d]` points `x`.
@@ -421,7 +462,7 @@ class PiecewiseFold(keras.layers.Layer):
         """
         z = self._convert(z, "z")
         k = self._check_piece_indices(k)
-        p = self.fold_parameters(z) if parameters is None else parameters
+        p = self.fold_parameters(z, context) if parameters is None else parameters
         passthrough, z_folded = self._split(z)
         v = (z_folded - p.shift_out) * tf.exp(-p.log_scale_out)
         u0, v0, sign, log_alpha = _select_piece(k, v < -1.0, v > 1.0, p)
@@ -455,13 +496,13 @@ class PiecewiseFold(keras.layers.Layer):
     def _normalized_latent(self, z, p):
         return (tf.gather(z, self._folded, axis=-1) - p.shift_out) * tf.exp(-p.log_scale_out)
 
-    def feasible_pieces(self, z, parameters=None):
+    def feasible_pieces(self, z, parameters=None, context=None):
         """Which pieces have a preimage of `z`: bool `[N, num_folded, 3]`.
 
         All three inside `|v| <= 1`; only `k = 2` above, only `k = 0` below.
         """
         z = self._convert(z, "z")
-        p = self.fold_parameters(z) if parameters is None else parameters
+        p = self.fold_parameters(z, context) if parameters is None else parameters
         return _feasible(self._normalized_latent(z, p))
 
     def _check_gating_logits(self, gating_logits):
@@ -495,7 +536,8 @@ class PiecewiseFold(keras.layers.Layer):
             for j in range(NUM_PIECES)
         )
 
-    def gating_log_probs(self, z, gating_logits=None, parameters=None, normalized=True):
+    def gating_log_probs(self, z, gating_logits=None, parameters=None, normalized=True,
+                         context=None):
         """`log p(k | z)` for every piece: `[N, num_folded, 3]`, `-inf` where infeasible.
 
         Args:
@@ -505,9 +547,10 @@ class PiecewiseFold(keras.layers.Layer):
           normalized: if False, skip the log-sum-exp: each element's three values are then
             `log p(k | z) + c` with `c` such that the largest is 0, enough to draw `k`
             (`sample_categorical` takes unnormalized log-probabilities).
+          context: the context of a conditional fold, for its parameters (see `fold`).
         """
         z = self._convert(z, "z")
-        p = self.fold_parameters(z) if parameters is None else parameters
+        p = self.fold_parameters(z, context) if parameters is None else parameters
         v = self._normalized_latent(z, p)
         logits = self._inner_logits(v, gating_logits, p)
         if normalized:
@@ -520,14 +563,14 @@ class PiecewiseFold(keras.layers.Layer):
         one_hot = tf.where(feasible, tf.zeros_like(inner), impossible)
         return tf.where(tf.abs(v)[..., None] <= 1.0, inner, one_hot)
 
-    def log_gating_prob(self, z, k, gating_logits=None, parameters=None):
+    def log_gating_prob(self, z, k, gating_logits=None, parameters=None, context=None):
         """`log p(k | z)` summed over the folded elements: `[N]`.
 
         `k` must be feasible at `z` (as `fold` returns it); outside `[-1, 1]` the only
-        feasible piece has probability 1.
+        feasible piece has probability 1. A conditional fold takes its `context` (see `fold`).
         """
         z = self._convert(z, "z")
-        p = self.fold_parameters(z) if parameters is None else parameters
+        p = self.fold_parameters(z, context) if parameters is None else parameters
         return self._log_gating_prob(self._normalized_latent(z, p), k, gating_logits, p)
 
     def _log_gating_prob(self, v, k, gating_logits, p):
@@ -553,6 +596,7 @@ class PiecewiseFold(keras.layers.Layer):
             min_boundary_probability=self.min_boundary_probability,
             log_scale_bound=self.log_scale_bound,
             validate_args=self.validate_args,
+            context_size=self.context_size,
         )
         return config
 

@@ -10,8 +10,15 @@ from tensorflow_probability.python.internal import parameter_properties
 from tfp_rad import validation
 from tfp_rad.philox_sampling import sample_categorical
 
+tfb = tfp.bijectors
 tfd = tfp.distributions
 samplers = tfp.random
+
+# TFP builds the non-CompositeTensor parents of `tfd.TransformedDistribution` and
+# `tfb.Chain` (`_TransformedDistribution`, `_Chain`) when their arguments are not
+# CompositeTensors, as they are not here (Keras layers): match those parents.
+_TRANSFORMED_DISTRIBUTION = tfd.TransformedDistribution.__mro__[1]
+_CHAIN = tfb.Chain.__mro__[1]
 
 # The default of `RADDistribution(log_prob_block_size=...)`: a block's intermediates (a few
 # hundred KB for the paper's networks) stay in a CPU core's cache.
@@ -45,6 +52,24 @@ class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
     The base may be any distribution with event shape `[d]`; another `RADDistribution`
     as base gives deep RAD, a mixture with a number of components exponential in depth.
 
+    #### Conditional densities
+
+    With a conditional fold (`fold.context_size = m > 0`) this is `p(x | c)`: the fold's
+    conditioner and the gating `s(z, c) = gating(concat([z, c]))` read a context `c`,
+
+    ```none
+    log p(x | c) = log p_base(z | c) + log p(k | z, c) + log |det dz/dx (x, c)|
+    ```
+
+    Pass it as `log_prob(x, context=c)`, `prob(x, context=c)` and
+    `sample(sample_shape, seed=..., context=c)`; `c` `[..., m]` broadcasts against the batch
+    of `x` (against `sample_shape` when sampling: `sample(n, context=c)` with `c` `[m]`
+    draws `n` points for one context, with `c` `[n, m]` one point per context). The base
+    gets the context too (`context_kwargs`): a conditional `RADDistribution` as
+    `context=c`, a `tfd.TransformedDistribution` through TFP's own `bijector_kwargs` (every
+    `tfb.RealNVP` in its bijector, in a `tfb.Chain` too, gets `conditional_input=c`) and
+    `distribution_kwargs`; any other base is unconditional.
+
     #### Examples
 
     ```python
@@ -74,9 +99,11 @@ class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
 
         Args:
           base_distribution: a `tfd.Distribution` with event shape `[d]`, the latent's law.
-          fold: a `PiecewiseFold` with `event_size == d` and the base's dtype.
+          fold: a `PiecewiseFold` with `event_size == d` and the base's dtype. A
+            conditional fold (`context_size > 0`) makes a conditional distribution.
           gating: a Keras model mapping `z` `[N, d]` to raw logits `[N, num_folded, 3]` (or
-            `[N, num_folded * 3]`); None means `s = 0`.
+            `[N, num_folded * 3]`); None means `s = 0`. A conditional distribution's gating
+            reads `concat([z, c])`, `[N, d + m]`.
           log_prob_block_size: positive int or None. In a `tf.function`, `log_prob` of
             more points than this (a number known when traced) runs block by block
             (`in_blocks`), at most this many points at a time: the same values, faster
@@ -147,6 +174,15 @@ class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
     def event_size(self):
         return self._fold.event_size
 
+    @property
+    def context_size(self):
+        """The size `m` of the context `c` of `p(x | c)`; 0 for an unconditional density."""
+        return self._fold.context_size
+
+    def _checked_context(self, context):
+        return validation.check_context(
+            context, self.context_size, self.dtype, f"RADDistribution {self.name!r}")
+
     def _event_shape(self):
         return self._base_distribution.event_shape
 
@@ -159,69 +195,139 @@ class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
     def _batch_shape_tensor(self):
         return self._base_distribution.batch_shape_tensor()
 
-    def _gating_logits(self, z):
-        return None if self._gating is None else self._gating(z)
+    def _gating_logits(self, z, context=None):
+        if self._gating is None:
+            return None
+        return self._gating(z if context is None else tf.concat([z, context], axis=-1))
 
     def _flat_points(self, x):
         validation.check_event_size(x, self.event_size, f"The value of {self.name}")
         return tf.reshape(x, [-1, self.event_size])
 
-    def _log_prob(self, x):
+    def _log_prob(self, x, context=None):
+        context = self._checked_context(context)
+        if context is not None:
+            validation.check_event_size(x, self.event_size, f"The value of {self.name}")
+            batch = _broadcast_shape(_shape(x)[:-1], _shape(context)[:-1])
+            x = tf.broadcast_to(x, _concat(batch, [self.event_size]))
+            context = tf.broadcast_to(context, _concat(batch, [self.context_size]))
         # A point with an infinite coordinate has density 0. The fold would make it NaN, so
         # it is replaced by 0 first: the NaN would otherwise leak into the gradients.
         at_infinity = tf.reduce_any(tf.math.is_inf(x), axis=-1)
         x = tf.where(at_infinity[..., None], tf.zeros_like(x), x)
-        return tf.where(at_infinity, tf.constant(-np.inf, x.dtype), self._finite_log_prob(x))
+        return tf.where(
+            at_infinity, tf.constant(-np.inf, x.dtype), self._finite_log_prob(x, context))
 
-    def _finite_log_prob(self, x):
+    def _finite_log_prob(self, x, context=None):
         flat = self._flat_points(x)
         num_points = flat.shape[0]
         block_size = self._log_prob_block_size
         if (block_size is None or num_points is None or num_points <= block_size
                 or self.batch_shape.rank != 0 or tf.executing_eagerly()):
-            return self._points_log_prob(flat, tf.shape(x))
-        log_prob = in_blocks(
-            lambda block: self._points_log_prob(block, tf.shape(block)), flat, block_size
-        )
+            return self._points_log_prob(flat, tf.shape(x), context)
+        if context is None:
+            log_prob = in_blocks(
+                lambda block: self._points_log_prob(block, tf.shape(block)), flat, block_size
+            )
+        else:  # each block's points carry their context: [x, c] side by side
+            d = self.event_size
+            log_prob = in_blocks(
+                lambda block: self._points_log_prob(
+                    block[:, :d], tf.shape(block[:, :d]), block[:, d:]),
+                tf.concat([flat, tf.reshape(context, [-1, self.context_size])], axis=-1),
+                block_size,
+            )
         return tf.reshape(log_prob, tf.shape(x)[:-1])
 
-    def _points_log_prob(self, flat, shape):
-        """`log p` of the flat points `[N, d]` of a value of shape `shape`, `[...]`."""
-        z, _, log_det, log_gate = self._fold.fold_with_gating(flat, self._gating)
-        base_log_prob = self._base_distribution.log_prob(tf.reshape(z, shape))
+    def _points_log_prob(self, flat, shape, context=None):
+        """`log p` of the flat points `[N, d]` of a value of shape `shape`, `[...]`, given
+        their contexts (`[..., m]` or `[N, m]`; None if unconditional)."""
+        if context is None:
+            z, _, log_det, log_gate = self._fold.fold_with_gating(flat, self._gating)
+            base_log_prob = self._base_distribution.log_prob(tf.reshape(z, shape))
+        else:
+            flat_context = tf.reshape(context, [-1, self.context_size])
+            z, _, log_det, log_gate = self._fold.fold_with_gating(
+                flat, self._gating, context=flat_context)
+            base_log_prob = self._base_distribution.log_prob(
+                tf.reshape(z, shape),
+                **context_kwargs(self._base_distribution, tf.reshape(
+                    flat_context, tf.concat([shape[:-1], [self.context_size]], 0))))
         return base_log_prob + tf.reshape(log_gate + log_det, shape[:-1])
 
     def _sample_n(self, n, seed=None):
         base_seed, piece_seed = samplers.split_seed(seed, salt="RADDistribution")
         z = self._base_distribution.sample(n, seed=base_seed)
+        return self._unfold_samples(z, piece_seed)
+
+    def _unfold_samples(self, z, seed, context=None):
+        """`x = unfold(z, k)` with `k ~ p(k | z, c)`, for latent samples `z` `[..., d]` and
+        their contexts `[..., m]` (None if unconditional)."""
         flat = tf.reshape(z, [-1, self.event_size])
+        flat_context = None if context is None else tf.reshape(context, [-1, self.context_size])
         fold = self._fold
-        parameters = fold.fold_parameters(flat)
+        parameters = fold.fold_parameters(flat, flat_context)
         log_probs = fold.gating_log_probs(
-            flat, self._gating_logits(flat), parameters=parameters, normalized=False)
-        k = sample_categorical(log_probs, piece_seed)
+            flat, self._gating_logits(flat, flat_context), parameters=parameters,
+            normalized=False)
+        k = sample_categorical(log_probs, seed)
         x = fold.unfold(flat, k, parameters=parameters)
         return tf.reshape(x, tf.shape(z))
 
-    def infer(self, x):
+    def _call_sample_n(self, sample_shape, seed, context=None, **kwargs):
+        """TFP's sampling, and for a conditional distribution sampling given a context.
+
+        The samples have shape `broadcast(sample_shape, c.shape[:-1]) + [d]`: the base is
+        sampled with that sample shape and the context broadcast to it.
+        """
+        if context is None and not self.context_size:
+            return super()._call_sample_n(sample_shape, seed, **kwargs)
+        context = self._checked_context(context)
+        if self.batch_shape.rank != 0:
+            raise ValueError(
+                f"{self.name} samples given a context only with a base of batch shape [], "
+                f"got batch shape {self.batch_shape}."
+            )
+        static_shape = tf.get_static_value(sample_shape)
+        if static_shape is not None:
+            sample_shape = [int(n) for n in np.reshape(static_shape, [-1])]
+        else:
+            sample_shape = tf.reshape(tf.cast(sample_shape, tf.int32), [-1])
+        shape = _broadcast_shape(sample_shape, _shape(context)[:-1])
+        context = tf.broadcast_to(context, _concat(shape, [self.context_size]))
+        base_seed, piece_seed = samplers.split_seed(
+            seed() if callable(seed) else seed, salt="RADDistribution")
+        z = self._base_distribution.sample(
+            shape, seed=base_seed, **context_kwargs(self._base_distribution, context))
+        return self._unfold_samples(z, piece_seed, context)
+
+    def infer(self, x, context=None):
         """Exact inference through this layer's fold: returns `(z, k)`.
 
         Args:
           x: `[..., d]` points.
+          context: the context `[..., m]` of a conditional distribution (broadcast to the
+            points' batch); None otherwise.
 
         Returns:
           z: `[..., d]` latent points; k: `[..., num_folded]` int32 pieces.
         """
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         flat = self._flat_points(x)
-        z, k, _ = self._fold.fold(flat)
+        context = self._checked_context(context)
+        if context is not None:
+            context = tf.reshape(
+                tf.broadcast_to(context, tf.concat([tf.shape(x)[:-1], [self.context_size]], 0)),
+                [-1, self.context_size])
+        z, k, _ = self._fold.fold(flat, context=context)
         batch = tf.shape(x)[:-1]
         return tf.reshape(z, tf.shape(x)), tf.reshape(k, tf.concat([batch, [-1]], 0))
 
-    def infer_layers(self, x):
+    def infer_layers(self, x, context=None):
         """Exact inference through every nested RAD layer, outermost (data side) first.
 
-        Follows `base_distribution` while it is a `RADDistribution`.
+        Follows `base_distribution` while it is a `RADDistribution`; `context` (for a
+        conditional distribution) goes to every conditional layer.
 
         Returns:
           A list of `LayerInference(x, z, k)`, one per layer; each layer's `z` is the next
@@ -230,13 +336,73 @@ class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
         steps, distribution = [], self
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         while isinstance(distribution, RADDistribution):
-            z, k = distribution.infer(x)
+            z, k = distribution.infer(x, context if distribution.context_size else None)
             steps.append(LayerInference(x=x, z=z, k=k))
             distribution, x = distribution.base_distribution, z
         return steps
 
     def _default_event_space_bijector(self):
         return tfp.bijectors.Identity(validate_args=self.validate_args)
+
+
+def context_kwargs(distribution, context):
+    """The keyword arguments that pass the context `c` to `distribution`'s methods.
+
+    - a conditional `RADDistribution`: `{"context": c}`;
+    - a `tfd.TransformedDistribution`: TFP's own `bijector_kwargs` (`conditional_input=c`
+      for a `tfb.RealNVP`; inside a `tfb.Chain`, keyed by each `tfb.RealNVP`'s name, as
+      `Chain` hands them on) and `distribution_kwargs` (its distribution's, recursively);
+    - anything else, or `c = None`: `{}` (unconditional).
+
+    Every `tfb.RealNVP` found is taken as conditional: its `shift_and_log_scale_fn` must
+    accept `conditional_input`.
+    """
+    if context is None:
+        return {}
+    if isinstance(distribution, RADDistribution):
+        return {"context": context} if distribution.context_size else {}
+    if not isinstance(distribution, _TRANSFORMED_DISTRIBUTION):
+        return {}
+    kwargs = {}
+    inner = context_kwargs(distribution.distribution, context)
+    if inner:
+        kwargs["distribution_kwargs"] = inner
+    bijector = _bijector_context_kwargs(distribution.bijector, context)
+    if bijector:
+        kwargs["bijector_kwargs"] = bijector
+    return kwargs
+
+
+def _bijector_context_kwargs(bijector, context):
+    """`conditional_input=c` for a `tfb.RealNVP`, per member name for a `tfb.Chain`, else {}."""
+    if isinstance(bijector, tfb.RealNVP):
+        return {"conditional_input": context}
+    if isinstance(bijector, _CHAIN):
+        members = {b.name: _bijector_context_kwargs(b, context) for b in bijector.bijectors}
+        return {name: kwargs for name, kwargs in members.items() if kwargs}
+    return {}
+
+
+def _shape(x):
+    """`x`'s shape as a list of ints when fully known, else a tensor."""
+    return x.shape.as_list() if x.shape.is_fully_defined() else tf.shape(x)
+
+
+def _broadcast_shape(a, b):
+    """The broadcast of two shapes (lists of ints or tensors): a list when both are lists."""
+    if isinstance(a, list) and isinstance(b, list):
+        try:
+            return list(np.broadcast_shapes(tuple(a), tuple(b)))
+        except ValueError:
+            raise ValueError(
+                f"The context's batch shape {b} does not broadcast against the points' (or "
+                f"the sample's) shape {a}: give one context [m], or one per point."
+            ) from None
+    return tf.broadcast_dynamic_shape(tf.cast(a, tf.int32), tf.cast(b, tf.int32))
+
+
+def _concat(shape, tail):
+    return shape + tail if isinstance(shape, list) else tf.concat([shape, tail], 0)
 
 
 def in_blocks(log_prob_fn, points, max_block_size):

@@ -44,6 +44,8 @@ def fit_steps(
     validation_data=None,
     early_stopping_patience=None,
     weight_decay=None,
+    context=None,
+    validation_context=None,
 ):
     """Compiles `model` with Adam and runs exactly `steps` minibatch steps of `fit` on `x`.
 
@@ -93,6 +95,9 @@ def fit_steps(
       weight_decay: optional positive float `w`: Keras's decoupled weight decay, which
         after each step shrinks every weight `theta <- theta - lr_t w theta` (`lr_t` the
         step's learning rate), as AdamW does. None (the default) is plain Adam.
+      context: a conditional model's contexts `[n, context_size]`, one per point of `x`
+        (checked like `x`); the loss is then the mean conditional NLL.
+      validation_context: the contexts of `validation_data`, for a conditional model.
 
     Returns:
       `(history, seconds)`: the Keras `History` and the wall time of `fit`. After a
@@ -129,11 +134,16 @@ def fit_steps(
     if decay == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Training data")
+    context = _contexts(model, context, len(x), "Training data")
     callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *(callbacks or [])]
     if validation_data is not None:
         validation_data = validation.points_array(
             validation_data, model.event_size, model.compute_dtype, "Validation data"
         )
+        validation_context = _contexts(
+            model, validation_context, len(validation_data), "Validation data")
+        if validation_context is not None:
+            validation_data = {"x": validation_data, "context": validation_context}
     if early_stopping_patience is not None:
         patience = validation.positive_int(early_stopping_patience, "early_stopping_patience")
         if validation_data is None:
@@ -144,7 +154,7 @@ def fit_steps(
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=patience, restore_best_weights=True
         ))
-    dataset = shuffled_batches(x, min(batch_size, len(x)), seed)
+    dataset = shuffled_batches(x, min(batch_size, len(x)), seed, context)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay),
         jit_compile=jit_compile,
@@ -171,8 +181,25 @@ def fit_steps(
     return history, time.perf_counter() - start
 
 
-def shuffled_batches(x, batch_size, seed=0):
+def _contexts(model, context, num_points, what):
+    """A conditional model's contexts of `num_points` points, checked; None if unconditional."""
+    size = getattr(model, "context_size", 0)
+    validation.check_context(context, size, np.float64, model.name)
+    if not size:
+        return None
+    context = validation.points_array(
+        context, size, model.compute_dtype, f"The contexts of {what}")
+    if len(context) != num_points:
+        raise ValueError(
+            f"{what} has {num_points} points but {len(context)} contexts; give one per point.")
+    return context
+
+
+def shuffled_batches(x, batch_size, seed=0, context=None):
     """An endless `tf.data.Dataset` of minibatches `[batch_size, d]`, reshuffled every epoch.
+
+    With `context` (`[n, m]`, one per point) each element is instead the dict
+    `{"x": [batch_size, d], "context": [batch_size, m]}` of the same points and theirs.
 
     Epoch `e` draws a fresh permutation of the `n` points (stateless, from `(seed, e)`),
     gathers it into `n // batch_size` whole batches and drops the `n % batch_size` points
@@ -186,7 +213,8 @@ def shuffled_batches(x, batch_size, seed=0):
       batch_size: positive int.
       seed: int seed of the shuffles.
     """
-    points = tf.constant(x)
+    points = tf.constant(x) if context is None else {
+        "x": tf.constant(x), "context": tf.constant(context)}
     num_points = len(x)
     num_batches = num_points // batch_size
 
@@ -194,7 +222,8 @@ def shuffled_batches(x, batch_size, seed=0):
         order = tf.random.experimental.stateless_shuffle(
             tf.range(num_points), seed=tf.stack([tf.constant(seed, tf.int64), index]))
         batches = tf.reshape(order[: num_batches * batch_size], [num_batches, batch_size])
-        return tf.data.Dataset.from_tensor_slices(tf.gather(points, batches))
+        return tf.data.Dataset.from_tensor_slices(
+            tf.nest.map_structure(lambda t: tf.gather(t, batches), points))
 
     return tf.data.Dataset.range(2**62).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
 
@@ -289,11 +318,15 @@ def remove_checkpoint(checkpoint_dir):
         os.rmdir(checkpoint_dir)
 
 
-def mean_log_likelihood(model, x, batch_size=10_000):
-    """Mean `log p(x)` in nats per point (minus the model's `evaluate` loss)."""
+def mean_log_likelihood(model, x, batch_size=10_000, context=None):
+    """Mean `log p(x)` (or `log p(x | c)` given `context`) in nats per point (minus the
+    model's `evaluate` loss)."""
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Evaluation data")
+    context = _contexts(model, context, len(x), "Evaluation data")
     log_probs = [
-        np.asarray(model.log_prob(x[i : i + batch_size]), np.float64)
+        np.asarray(model.log_prob(
+            x[i : i + batch_size], None if context is None else context[i : i + batch_size]),
+            np.float64)
         for i in range(0, len(x), batch_size)
     ]
     return float(np.mean(np.concatenate(log_probs)))

@@ -94,3 +94,63 @@ def is_array_like(x):
     return isinstance(x, (np.ndarray, list, tuple)) or (
         tf.is_tensor(x) and hasattr(x, "numpy")
     )
+
+
+def check_context(context, context_size, dtype, what):
+    """The context of a call, checked against `context_size`: a tensor `[..., m]`, or None.
+
+    A conditional component (`context_size = m > 0`) needs a context whose last axis has
+    `m` entries; an unconditional one (`context_size = 0`) takes none. Real numbers are
+    cast to `dtype`. When the context's values are known (eagerly, or a constant in a
+    graph), NaN and inf are refused with the index of the first bad row; in a graph the
+    values are not checked.
+
+    Args:
+      context: None, or anything `tf.convert_to_tensor` takes.
+      context_size: non-negative int `m`.
+      dtype: the dtype of the computation.
+      what: names the component in messages, e.g. "PiecewiseFold 'fold_0'".
+
+    Returns:
+      The context as a tensor of `dtype`, or None for an unconditional component.
+
+    Raises:
+      ValueError: for a missing context, a context given to an unconditional component, a
+        non-numeric dtype, a scalar, the wrong last-axis size, or NaN/inf values.
+    """
+    import tensorflow as tf  # here, so that the command line's checks need no TensorFlow
+
+    if not context_size:
+        if context is not None:
+            raise ValueError(
+                f"{what} is unconditional (context_size=0) but was given a context; build it "
+                "with context_size=m to model a conditional density p(x | c)."
+            )
+        return None
+    if context is None:
+        raise ValueError(
+            f"{what} is conditional (context_size={context_size}): pass context=c, a tensor "
+            f"of shape [..., {context_size}]."
+        )
+    context = tf.convert_to_tensor(context)
+    if not (context.dtype.is_floating or context.dtype.is_integer):
+        raise ValueError(f"The context must be real numbers; got dtype {context.dtype.name}.")
+    context = tf.cast(context, dtype)
+    if context.shape.rank == 0:
+        raise ValueError(
+            f"The context of {what} must have a last axis of size {context_size}; got a scalar."
+        )
+    if context.shape.rank is not None and context.shape[-1] not in (None, context_size):
+        raise ValueError(
+            f"The context of {what} must have {context_size} entries on its last axis "
+            f"(context_size); got shape {tuple(context.shape)}."
+        )
+    value = tf.get_static_value(context)
+    if value is not None and not np.all(np.isfinite(value)):
+        rows = np.reshape(value, (-1, context_size))
+        bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+        raise ValueError(
+            f"The context of {what} contains NaN or inf in {bad.size} row(s), the first at "
+            f"(flat) index {bad[0]}: {rows[bad[0]].tolist()}."
+        )
+    return context

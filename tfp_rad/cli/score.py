@@ -16,16 +16,24 @@ def add_parser(subparsers):
     parser.add_argument("model", help="a .keras file (e.g. OUTPUT/model.keras)")
     parser.add_argument("--data", required=True, metavar="FILE", help="a .csv or .npy file")
     parser.add_argument(
+        "--context-columns", nargs="+", default=None, metavar="COLUMN",
+        help="a conditional model's context columns in the file (indices from 0, or .csv "
+        "header names), as given to `train`: the score is then log p(x | c)",
+    )
+    parser.add_argument(
         "--output", default=None,
         help="optional .npy or .csv file for each point's log p(x) (nats), in file order",
     )
     parser.set_defaults(run=run)
 
 
-def log_probs(model, x, batch_size=10_000):
-    """`log p(x)` of each point `[n]` as float64, computed in batches of `batch_size`."""
+def log_probs(model, x, batch_size=10_000, context=None):
+    """`log p(x)` (or `log p(x | c)` given `context` `[n, m]`) of each point `[n]` as
+    float64, computed in batches of `batch_size`."""
     return np.concatenate([
-        np.asarray(model.log_prob(x[i : i + batch_size]), np.float64)
+        np.asarray(model.log_prob(
+            x[i : i + batch_size], None if context is None else context[i : i + batch_size]),
+            np.float64)
         for i in range(0, len(x), batch_size)
     ])
 
@@ -38,12 +46,21 @@ def run(args):
         is not the model's event size, or an output of another file type.
     """
     from tfp_rad import data_files, saving
+    from tfp_rad.cli.train import split_contexts
 
     try:
         if args.output:
             data_files.file_format(args.output)
         model = saving.load_model(args.model)
-        x = data_files.load_points(args.data)
+        x, context = split_contexts(args, data_files.load_points(args.data))
+        if model.context_size and context is None:
+            raise ValueError(f"{args.model} is conditional: give its --context-columns.")
+        if context is not None and not model.context_size:
+            raise ValueError(f"{args.model} is unconditional: drop --context-columns.")
+        if context is not None and context.shape[1] != model.context_size:
+            raise ValueError(
+                f"--context-columns selects {context.shape[1]} column(s), but the model reads "
+                f"a context of {model.context_size}.")
     except ValueError as error:
         raise UserError(str(error)) from None
     if x.shape[1] != model.event_size:
@@ -51,7 +68,7 @@ def run(args):
             f"{args.data} has {x.shape[1]} column(s), but the model {args.model} is of "
             f"dimension {model.event_size}."
         )
-    log_p = log_probs(model, x)
+    log_p = log_probs(model, x, context=context)
     mean = float(np.mean(log_p))
     print(f"{args.data}: {len(x)} points of dimension {x.shape[1]}, under {args.model}:")
     print(

@@ -1,7 +1,9 @@
 """`tfp-rad train` (and `tfp-rad` alone): trains one flow on a built-in problem or a file.
 
 `tfp-rad` alone trains a RADFlow on two moons with the defaults; `tfp-rad train --data
-FILE` trains on your own points (`.csv` or `.npy`).
+FILE` trains on your own points (`.csv` or `.npy`); with `--context-columns` some of the
+file's columns are a context `c` and the model is the conditional density `p(x | c)` of
+the other columns.
 """
 
 import json
@@ -42,6 +44,11 @@ def add_parser(subparsers):
         "--data", default=None, metavar="FILE",
         help="your own points [n, d]: a .csv (comma-separated, optional header line) or "
         ".npy file; the features are standardized inside the model",
+    )
+    parser.add_argument(
+        "--context-columns", nargs="+", default=None, metavar="COLUMN",
+        help="with --data: the columns (indices from 0, or .csv header names) that are a "
+        "context c; the model learns p(x | c) of the other columns",
     )
     parser.add_argument(
         "--validation-split", type=float, default=None,
@@ -125,16 +132,44 @@ def split_points(x, validation_split, seed):
     return x[order[num_validation:]], x[order[:num_validation]]
 
 
+def split_contexts(args, table):
+    """`(points, contexts)` of a data file's columns: contexts None without
+    `--context-columns`.
+
+    Raises:
+      ValueError: for context columns that the file does not have.
+    """
+    from tfp_rad import data_files
+
+    if not args.context_columns:
+        return table, None
+    columns = data_files.select_columns(
+        args.context_columns, data_files.column_names(args.data), table.shape[1], args.data)
+    others = [j for j in range(table.shape[1]) if j not in columns]
+    return table[:, others], table[:, columns]
+
+
 def _user_data(args):
-    """`train --data`: the points, the split, and the standardized model adapted on them."""
+    """`train --data`: the points, the split, and the standardized model adapted on them.
+
+    Returns `(x, x_train, x_validation, model, contexts)`, `contexts` the `(all, train,
+    validation)` contexts of a conditional model (`--context-columns`), else None.
+    """
     from tfp_rad import data_files
 
     args.steps = args.steps or DATA_STEPS
     if args.validation_split is None:
         args.validation_split = VALIDATION_SPLIT
     try:
-        x = data_files.load_points(args.data)
-        x_train, x_validation = split_points(x, args.validation_split, args.seed)
+        x, c = split_contexts(args, data_files.load_points(args.data))
+        m = 0 if c is None else c.shape[1]
+        # Points and their contexts side by side, so that one permutation splits both.
+        train, validation = split_points(
+            x if c is None else np.concatenate([x, c], axis=1), args.validation_split, args.seed)
+        x_train, x_validation = (None if a is None else a[:, : x.shape[1]]
+                                 for a in (train, validation))
+        contexts = None if c is None else (c, *(
+            None if a is None else a[:, x.shape[1]:] for a in (train, validation)))
         if args.patience is None:
             args.patience = PATIENCE if x_validation is not None else 0
         if args.patience < 0 or (args.patience and x_validation is None):
@@ -142,14 +177,14 @@ def _user_data(args):
                 f"--patience must be 0 (no early stopping) or a number of epochs with a "
                 f"validation split > 0; got {args.patience} with split {args.validation_split}."
             )
-        model = _model(args, x.shape[1], standardize=True)
-        model.adapt(x_train)
+        model = _model(args, x.shape[1], standardize=True, context_size=m)
+        model.adapt(x_train, None if contexts is None else contexts[1])
     except ValueError as error:
         raise UserError(str(error)) from None
-    return x, x_train, x_validation, model
+    return x, x_train, x_validation, model, contexts
 
 
-def _model(args, event_size, standardize=False):
+def _model(args, event_size, standardize=False, context_size=0):
     """The model of `tfp-rad train`'s options: `make_flow` with `--model`, the sizes and,
     for RAD, `--gating-hidden-units`.
 
@@ -162,7 +197,7 @@ def _model(args, event_size, standardize=False):
         raise ValueError(f"--gating-hidden-units applies to --model rad only, not {args.model}.")
     return make_flow(
         args.model, event_size, args.num_layers, args.hidden_units, standardize=standardize,
-        gating_hidden_units=args.gating_hidden_units,
+        gating_hidden_units=args.gating_hidden_units, context_size=context_size,
     )
 
 
@@ -197,9 +232,12 @@ def run(args):
     from tfp_rad.versions import versions
 
     keras.utils.set_random_seed(args.seed)
+    contexts = None
     if args.data is None:
-        if args.validation_split is not None or args.patience is not None:
-            raise UserError("--validation-split and --patience apply to --data only.")
+        if (args.validation_split is not None or args.patience is not None
+                or args.context_columns):
+            raise UserError(
+                "--validation-split, --patience and --context-columns apply to --data only.")
         args.dataset = args.dataset or "two_moons"
         args.steps = args.steps or PROBLEM_STEPS
         if args.model == "rad" and args.gating_hidden_units is None:
@@ -215,7 +253,7 @@ def run(args):
             raise UserError(str(error)) from None
     else:
         name = os.path.splitext(os.path.basename(args.data))[0]
-        x, x_train, x_validation, model = _user_data(args)
+        x, x_train, x_validation, model, contexts = _user_data(args)
     output = args.output or os.path.join("outputs", f"{name}-{args.model}")
     checkpoint_dir = args.checkpoint_dir or os.path.join(output, "checkpoint")
     os.makedirs(output, exist_ok=True)
@@ -230,9 +268,11 @@ def run(args):
         source = args.dataset
     else:
         held_out = 0 if x_validation is None else len(x_validation)
+        conditional = "" if contexts is None else (
+            f" given a context of {contexts[0].shape[1]} column(s)")
         source = (
-            f"{args.data} ({len(x)} points of dimension {x.shape[1]}: {len(x_train)} to "
-            f"train, {held_out} to validate; features standardized)"
+            f"{args.data} ({len(x)} points of dimension {x.shape[1]}{conditional}: "
+            f"{len(x_train)} to train, {held_out} to validate; features standardized)"
         )
     print(
         f"Training {type(model).__name__} ({model.count_params()} parameters) on "
@@ -254,6 +294,8 @@ def run(args):
             callbacks=[backup],
             validation_data=x_validation,
             early_stopping_patience=args.patience or None,
+            context=None if contexts is None else contexts[1],
+            validation_context=None if contexts is None else contexts[2],
         )
     except training.TrainingDivergedError as error:
         training.remove_checkpoint(checkpoint_dir)
@@ -280,7 +322,8 @@ def run(args):
             oracle_test_log_likelihood=datasets.oracle_log_likelihood(args.dataset, x_test),
         )
     else:
-        results.update(_data_results(args, model, history, x, x_train, x_validation))
+        results.update(
+            _data_results(args, model, history, x, x_train, x_validation, contexts))
     results.update(train_seconds=seconds, versions=versions())
     saving.save_model(model, os.path.join(output, "model.keras"))
     partial = os.path.join(output, ".results.partial.json")
@@ -290,7 +333,7 @@ def run(args):
     if args.data is None:
         plots = _plot_problem(args, model, x_test, results, output)
     else:
-        plots = _plot_data(args, model, x, output)
+        plots = _plot_data(args, model, x, output, None if contexts is None else contexts[0])
     training.remove_checkpoint(checkpoint_dir)
     if args.data is None:
         print(
@@ -304,10 +347,15 @@ def run(args):
     return 0
 
 
-def _data_results(args, model, history, x, x_train, x_validation):
-    """The entries of `results.json` particular to `train --data`."""
+def _data_results(args, model, history, x, x_train, x_validation, contexts=None):
+    """The entries of `results.json` particular to `train --data`.
+
+    For a conditional model (`contexts` = all, train, validation contexts) the
+    log-likelihoods are the conditional `log p(x | c)`.
+    """
     from tfp_rad import training
 
+    c_train, c_validation = (None, None) if contexts is None else contexts[1:]
     d = x.shape[1]
     results = {
         "data_file": args.data,
@@ -320,10 +368,16 @@ def _data_results(args, model, history, x, x_train, x_validation):
         "feature_mean": np.asarray(model.feature_mean).tolist(),
         "feature_scale": np.asarray(model.feature_scale).tolist(),
     }
-    train = training.mean_log_likelihood(model, x_train)
+    if contexts is not None:
+        results.update(
+            context_columns=list(args.context_columns),
+            context_mean=np.asarray(model.context_mean).tolist(),
+            context_scale=np.asarray(model.context_scale).tolist(),
+        )
+    train = training.mean_log_likelihood(model, x_train, context=c_train)
     results.update(train_log_likelihood=train, train_log_likelihood_per_dim=train / d)
     if x_validation is not None:
-        validation = training.mean_log_likelihood(model, x_validation)
+        validation = training.mean_log_likelihood(model, x_validation, context=c_validation)
         losses = history.history["val_loss"]
         best = int(np.argmin(losses))
         results.update(
@@ -384,17 +438,19 @@ def _plot_problem(args, model, x_test, results, output):
     return ["samples.png", "density.png"]
 
 
-def _plot_data(args, model, x, output):
+def _plot_data(args, model, x, output, context=None):
     """`marginals.png` and, for 2 or more columns, `pairs.png`; returns their names.
 
     They show up to `MAX_PLOTTED` of the file's points (a seeded subset) and as many
-    model samples.
+    model samples: for a conditional model, one sample given each point's context.
     """
     from tfp_rad import plotting
 
     if len(x) > MAX_PLOTTED:
-        x = x[np.random.default_rng(args.seed).choice(len(x), MAX_PLOTTED, replace=False)]
-    samples = model.sample(len(x), seed=args.seed).numpy()
+        chosen = np.random.default_rng(args.seed).choice(len(x), MAX_PLOTTED, replace=False)
+        x = x[chosen]
+        context = None if context is None else context[chosen]
+    samples = model.sample(len(x), seed=args.seed, context=context).numpy()
     plotting.plot_marginals(x, samples, os.path.join(output, "marginals.png"))
     if x.shape[1] == 1:
         return ["marginals.png"]

@@ -12,6 +12,7 @@ import tensorflow_probability as tfp
 
 from tfp_rad import validation
 from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
+from tfp_rad.rad_distribution import context_kwargs
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -40,9 +41,24 @@ class FlowModel(keras.Model):
     (TFP's `TransformedDistribution` with `Chain([Shift(mean), Scale(scale)])`), so
     `log_prob` and `sample` are in the data's own units and the log-likelihood is
     comparable with any other density of the same data.
+
+    #### Conditional densities
+
+    With `context_size = m > 0` the model is a conditional density `p(x | c)` of `x`
+    given a context `c` of `m` numbers: `log_prob(x, context=c)` with `c` `[N, m]` (one
+    per point) or `[m]` (one for all), `sample(n, context=c)` with `c` `[m]` (`n` draws
+    for one context) or `[n, m]` (one draw per context), and `fit`, `evaluate` and the
+    model's call on dicts `{"x": points, "context": contexts}` (numpy arrays, or a
+    `tf.data.Dataset` of such dicts); the loss is the mean conditional NLL
+    `-mean_i log p(x_i | c_i)`. With `standardize=True`, `adapt(x, context)` standardizes
+    the context as well (`(c - mean_c) / scale_c`, which the layers read; a change of
+    the condition's units, not of the density's). The distribution's context is the
+    standardized one: `distribution.log_prob(x, **context_kwargs(distribution, c'))`
+    with `c' = flow_context(c)` equals `log_prob(x, context=c)`.
     """
 
-    def __init__(self, event_size, num_layers, hidden_units, standardize=False, **kwargs):
+    def __init__(self, event_size, num_layers, hidden_units, standardize=False,
+                 context_size=0, **kwargs):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
@@ -51,6 +67,16 @@ class FlowModel(keras.Model):
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}.")
         self.standardize = standardize
+        self.context_size = validation.non_negative_int(context_size, "context_size")
+        if standardize and self.context_size:
+            self.context_mean = self.add_weight(
+                shape=(self.context_size,), initializer="zeros", trainable=False,
+                name="context_mean",
+            )
+            self.context_scale = self.add_weight(
+                shape=(self.context_size,), initializer="ones", trainable=False,
+                name="context_scale",
+            )
         if standardize:
             self.feature_mean = self.add_weight(
                 shape=(self.event_size,), initializer="zeros", trainable=False,
@@ -61,7 +87,7 @@ class FlowModel(keras.Model):
                 name="feature_scale",
             )
 
-    def adapt(self, x):
+    def adapt(self, x, context=None):
         """Sets the standardization from data: each feature's mean and standard deviation.
 
         ```none
@@ -73,6 +99,8 @@ class FlowModel(keras.Model):
 
         Args:
           x: points `[n, event_size]` (checked like training data).
+          context: a conditional model's contexts `[n, context_size]`, standardized the
+            same way (required for a conditional model, refused otherwise).
 
         Raises:
           ValueError: if the model was built with `standardize=False`, for bad data, or if
@@ -85,14 +113,20 @@ class FlowModel(keras.Model):
                 "to adapt."
             )
         x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        constant = np.flatnonzero(~(scale > 0))
-        if constant.size:
-            raise ValueError(
-                f"Feature {constant[0]} of the standardization data is constant (every "
-                f"value is {float(x[0, constant[0]])!r}), so it cannot be standardized and "
-                f"has no density; drop it. Constant features: {constant.tolist()}."
-            )
+        validation.check_context(context, self.context_size, np.float64, self.name)
+        mean, scale = _mean_and_scale(x, "Feature", "has no density; drop it")
+        if self.context_size:
+            context = validation.points_array(
+                context, self.context_size, np.float64, "Standardization contexts")
+            if len(context) != len(x):
+                raise ValueError(
+                    f"adapt got {len(x)} points but {len(context)} contexts; give one context "
+                    "per point."
+                )
+            context_mean, context_scale = _mean_and_scale(
+                context, "Context feature", "carries no information; drop it")
+            self.context_mean.assign(context_mean.astype(self.context_mean.dtype))
+            self.context_scale.assign(context_scale.astype(self.context_scale.dtype))
         self.feature_mean.assign(mean.astype(self.feature_mean.dtype))
         self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
 
@@ -120,6 +154,21 @@ class FlowModel(keras.Model):
         ])
         return tfd.TransformedDistribution(flow, to_data)
 
+    def flow_context(self, context):
+        """The context as the layers read it: checked, cast, standardized if the model is.
+
+        Returns None for an unconditional model given no context.
+
+        Raises:
+          ValueError: for a missing context (conditional model), a context given to an
+            unconditional model, the wrong size, a scalar, or NaN/inf values.
+        """
+        context = validation.check_context(
+            context, self.context_size, self.compute_dtype, self.name)
+        if context is None or not self.standardize:
+            return context
+        return (context - self.context_mean) / self.context_scale
+
     def _flow_points(self, x):
         """Points as the flow's layers see them: `(x - mean) / scale` with `standardize=True`."""
         x = self._as_points(x)
@@ -134,35 +183,79 @@ class FlowModel(keras.Model):
         validation.check_event_size(x, self.event_size, f"Input of {self.name}")
         return tf.cast(x, self.compute_dtype)
 
-    def call(self, x):
+    def call(self, inputs):
+        """`log p(x)` of points `inputs`, or `log p(x | c)` of `{"x": x, "context": c}`."""
+        x, context = self._unpack(inputs)
         x = self._as_points(x)
-        log_prob = self.distribution.log_prob(x)
+        distribution = self.distribution
+        log_prob = distribution.log_prob(
+            x, **context_kwargs(distribution, self.flow_context(context)))
         # A point with an infinite coordinate has density 0; the layers would make it NaN.
         at_infinity = tf.reduce_any(tf.math.is_inf(x), axis=-1)
         return tf.where(at_infinity, tf.constant(-np.inf, log_prob.dtype), log_prob)
 
-    def log_prob(self, x):
+    def _unpack(self, inputs):
+        """`(x, context)` from points, or from a dict `{"x": ..., "context": ...}`."""
+        if not isinstance(inputs, dict):
+            return inputs, None
+        unknown = sorted(set(inputs) - {"x", "context"})
+        if unknown or "x" not in inputs:
+            raise ValueError(
+                f"{self.name} takes points, or a dict with the keys 'x' and 'context'; got "
+                f"the keys {sorted(inputs)}."
+            )
+        return inputs["x"], inputs.get("context")
+
+    def log_prob(self, x, context=None):
         """`log p(x)` for points `[..., event_size]`; returns `[...]`.
 
         Integer points are cast to the model's dtype; other non-float dtypes (bool,
         complex, strings) raise `ValueError`. A point with an infinite coordinate gets
         `-inf`, as does a point so far out that `log p` underflows the dtype; any other
         point with a NaN coordinate gets NaN.
-        """
-        return self(x)
 
-    def sample(self, n, seed=None):
+        A conditional model (`context_size = m > 0`) gives `log p(x | c)` and needs
+        `context`, `[..., m]`, broadcast against the points' batch: `[N, m]` for points
+        `[N, d]`, or `[m]` for one context for all.
+
+        Raises:
+          ValueError: for bad points, or a missing, misshapen or non-finite context (or
+            one given to an unconditional model).
+        """
+        if context is None:
+            return self(x)
+        # Checked here too: Keras's call refuses Python numbers inside a dict of inputs.
+        context = validation.check_context(
+            context, self.context_size, self.compute_dtype, self.name)
+        return self({"x": self._as_points(x), "context": context})
+
+    def sample(self, n, seed=None, context=None):
         """Draws `n` exact samples `[n, event_size]`.
 
         Args:
           n: positive int.
           seed: an int or a stateless seed pair (the same seed gives the same samples), or
             None for fresh randomness.
+          context: a conditional model's context: `[m]` (`n` draws given it) or `[n, m]`
+            (draw `i` given row `i`).
+
+        Raises:
+          ValueError: for a bad `n`, or a missing, misshapen or non-finite context (or
+            one given to an unconditional model).
         """
         n = validation.positive_int(n, "n")
         if isinstance(seed, int):
             seed = tf.constant([0, seed], tf.int32)  # stateless: reproducible
-        return self.distribution.sample(n, seed=seed)
+        context = self.flow_context(context)
+        if context is not None and (
+            context.shape.rank not in (1, 2) or context.shape.rank == 2 and context.shape[0] != n
+        ):
+            raise ValueError(
+                f"{self.name}.sample(n={n}) takes one context [{self.context_size}] or one per "
+                f"draw, [{n}, {self.context_size}]; got shape {tuple(context.shape)}."
+            )
+        distribution = self.distribution
+        return distribution.sample(n, seed=seed, **context_kwargs(distribution, context))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean negative log-likelihood of the batch (`y_pred` is `log p(x)`).
@@ -293,7 +386,29 @@ class FlowModel(keras.Model):
         self.optimizer.build(self.trainable_variables)
 
     def _checked(self, x, what):
+        """Points (or a dict of points and contexts) checked and cast; datasets unchanged."""
+        if isinstance(x, dict):
+            points, context = self._unpack(x)
+            if validation.is_array_like(points) and validation.is_array_like(context):
+                points = validation.points_array(points, self.event_size, self.compute_dtype,
+                                                 what)
+                if not self.context_size:
+                    validation.check_context(context, 0, self.compute_dtype, self.name)
+                context = validation.points_array(
+                    context, self.context_size, self.compute_dtype, f"The contexts of {what}")
+                if len(context) != len(points):
+                    raise ValueError(
+                        f"{what} has {len(points)} points but {len(context)} contexts; give "
+                        "one context per point."
+                    )
+                return {"x": points, "context": context}
+            return x
         if validation.is_array_like(x):
+            if self.context_size:
+                raise ValueError(
+                    f"{self.name} is conditional (context_size={self.context_size}): {what} "
+                    "must be a dict {'x': points, 'context': contexts}."
+                )
             return validation.points_array(x, self.event_size, self.compute_dtype, what)
         return x
 
@@ -301,11 +416,14 @@ class FlowModel(keras.Model):
         """`keras.Model.fit` on points `x` `[n, event_size]`, checked before any step runs.
 
         Numpy arrays and eager tensors are checked (rank, event size, empty, NaN/inf) and cast
-        to the model's dtype; `tf.data` datasets pass through unchecked.
+        to the model's dtype; `tf.data` datasets pass through unchecked. A conditional model
+        takes a dict `{"x": points, "context": contexts}` (`[n, m]`, checked the same way).
         """
         x = self._checked(x, "Training data")
         validation_data = kwargs.get("validation_data")
-        if validation_data is not None and validation.is_array_like(validation_data):
+        if validation_data is not None and (
+            validation.is_array_like(validation_data) or isinstance(validation_data, dict)
+        ):
             kwargs["validation_data"] = (self._checked(validation_data, "Validation data"),)
         return super().fit(x, *args, **kwargs)
 
@@ -320,8 +438,22 @@ class FlowModel(keras.Model):
             num_layers=self.num_layers,
             hidden_units=self.hidden_units,
             standardize=self.standardize,
+            context_size=self.context_size,
         )
         return config
+
+
+def _mean_and_scale(x, what, consequence):
+    """Column means and standard deviations of `x`, refusing a constant column."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    constant = np.flatnonzero(~(scale > 0))
+    if constant.size:
+        raise ValueError(
+            f"{what} {constant[0]} of the standardization data is constant (every value is "
+            f"{float(x[0, constant[0]])!r}), so it cannot be standardized and {consequence}. "
+            f"Constant {what.lower()}s: {constant.tolist()}."
+        )
+    return mean, scale
 
 
 def _runs_of_equal_shapes(batches):

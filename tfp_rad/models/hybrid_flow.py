@@ -1,12 +1,14 @@
 """`HybridFlow`: a stack that mixes RAD layers and TFP's Real NVP couplings."""
 
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_rad import validation
 from tfp_rad.models.rad_flow import RADStack, fold_masks
 from tfp_rad.models.real_nvp_flow import (
     check_coupling_event_size,
+    context_kwargs_of_coupling,
     real_nvp_conditioner,
     real_nvp_coupling,
 )
@@ -48,6 +50,9 @@ class HybridFlow(RADStack):
     initialization the Real NVP layers are the identity and the RAD layers the uniform
     3-fold of `[-1, 1]`.
 
+    With `context_size = m > 0` every layer is conditional (`RADFlow`'s and
+    `RealNVPFlow`'s conditional layers) and the density is `p(x | c)`.
+
     #### Examples
 
     ```python
@@ -75,7 +80,8 @@ class HybridFlow(RADStack):
           rad_hidden_units: positive int, the width of the RAD layers' conditioners and
             gatings (also the model's `hidden_units`).
           real_nvp_hidden_units: positive int, the width of the Real NVP conditioners.
-          **kwargs: passed to `FlowModel` (and on to `keras.Model`).
+          **kwargs: passed to `FlowModel` (and on to `keras.Model`): `standardize`,
+            `context_size` (the size `m` of a context `c`; 0, the default, for `p(x)`).
 
         Raises:
           ValueError: for an empty or unknown list of layers, a Real NVP layer with
@@ -98,7 +104,8 @@ class HybridFlow(RADStack):
             else:
                 self.conditioners.append(
                     real_nvp_conditioner(
-                        self.event_size, self.real_nvp_hidden_units, i, self.dtype_policy
+                        self.event_size, self.real_nvp_hidden_units, i, self.dtype_policy,
+                        self.context_size,
                     )
                 )
         self.build((None, self.event_size))
@@ -110,7 +117,7 @@ class HybridFlow(RADStack):
         return [
             next(rad_layers)
             if kind == "rad"
-            else real_nvp_coupling(self.event_size, i, next(conditioners))
+            else real_nvp_coupling(self.event_size, i, next(conditioners), self.context_size)
             for i, kind in enumerate(self.layer_kinds)
         ]
 
@@ -123,21 +130,26 @@ class HybridFlow(RADStack):
                 distribution = RADDistribution(distribution, *block)
         return distribution
 
-    def infer_layers(self, x):
+    def infer_layers(self, x, context=None):
         """Every layer's `(x, z, k)`, data side first; `k` is None for a Real NVP layer.
 
-        With `standardize=True` the first layer's `x` is the standardized point.
+        With `standardize=True` the first layer's `x` is the standardized point. A
+        conditional model needs the `context` of the points.
 
         A RAD layer's `(z, k)` is its fold of `x`; a Real NVP layer's `z` is its
         coupling's inverse of `x`. Each layer's `z` is the next layer's `x`.
         """
         x = self._flow_points(x)
+        context = self.flow_context(context)
+        if context is not None:
+            context = tf.broadcast_to(
+                context, tf.concat([tf.shape(x)[:-1], [self.context_size]], 0))
         steps = []
         for block in self._blocks():
             if isinstance(block, tfb.Bijector):
-                z, k = block.inverse(x), None
+                z, k = block.inverse(x, **context_kwargs_of_coupling(context)), None
             else:
-                z, k, _ = block[0].fold(x)
+                z, k, _ = block[0].fold(x, context=context)
             steps.append(LayerInference(x=x, z=z, k=k))
             x = z
         return steps

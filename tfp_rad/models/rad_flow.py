@@ -26,7 +26,7 @@ class RADStack(FlowModel):
         """Appends the RAD layer `rad_layer(...)` to `folds` and `gatings`."""
         fold, gating = rad_layer(
             self.event_size, fold_mask, index, hidden_units, gating_hidden_units,
-            self.dtype_policy,
+            self.dtype_policy, self.context_size,
         )
         self.folds.append(fold)
         self.gatings.append(gating)
@@ -36,7 +36,7 @@ class RADStack(FlowModel):
             return
         for gating in self.gatings:
             if gating is not None:  # gating_hidden_units = 0: none
-                gating.build((None, self.event_size))
+                gating.build((None, self.event_size + self.context_size))
         self.built = True
 
 
@@ -59,7 +59,11 @@ class RADFlow(RADStack):
     p = RAD(fold_1, gating_1, RAD(fold_2, gating_2, ... RAD(fold_L, gating_L, N(0, I))))
     ```
 
-    where `fold_1` meets the data first. With `gating_hidden_units=0` there is no gating
+    where `fold_1` meets the data first. With `context_size = m > 0` it is the
+    conditional density `p(x | c)`: every conditioner reads its pass-through half and `c`
+    (with `event_size == 1`, `c` alone), every gating `concat([z, c])`, and each layer's
+    `RADDistribution` hands `c` to the next (see `FlowModel` for the Keras surface).
+    With `gating_hidden_units=0` there is no gating
     network (`s(z) = 0`): inside `[-1, 1]` the gating is then only the interpolation
     between the boundary probabilities of the fold,
 
@@ -88,7 +92,8 @@ class RADFlow(RADStack):
             gatings).
           gating_hidden_units: the width of the gating networks: None means `hidden_units`,
             0 means no gating network (`s(z) = 0`).
-          **kwargs: passed to `FlowModel` (and on to `keras.Model`).
+          **kwargs: passed to `FlowModel` (and on to `keras.Model`): `standardize`,
+            `context_size` (the size `m` of a context `c`; 0, the default, for `p(x)`).
 
         Raises:
           ValueError: for a non-positive size or a negative `gating_hidden_units`.
@@ -105,12 +110,14 @@ class RADFlow(RADStack):
             distribution = RADDistribution(distribution, fold, gating)
         return distribution
 
-    def infer_layers(self, x):
+    def infer_layers(self, x, context=None):
         """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`).
 
-        With `standardize=True` the first layer's `x` is the standardized point.
+        With `standardize=True` the first layer's `x` is the standardized point. A
+        conditional model needs the `context` of the points.
         """
-        return self._make_distribution().infer_layers(self._flow_points(x))
+        return self._make_distribution().infer_layers(
+            self._flow_points(x), self.flow_context(context))
 
     def get_config(self):
         config = super().get_config()
@@ -129,7 +136,8 @@ def fold_masks(event_size, num_layers):
     return alternating_masks(event_size, num_layers)
 
 
-def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, dtype_policy):
+def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, dtype_policy,
+              context_size=0):
     """One RAD layer of the paper's architecture: `(fold, gating)`.
 
     The fold is free-standing for `event_size == 1`, else a coupling fold whose conditioner,
@@ -137,7 +145,9 @@ def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, d
     `n` folded ones, is the MLP `c tanh(W2 relu(W1 x + b1) + b2)` of `hidden_units`
     units, its output layer at zero. The gating `s(z)`, `[N, d] -> [N, 3 n]`, is the MLP
     `W2 relu(W1 z + b1) + b2` of `gating_hidden_units` units, or None (`s = 0`) when
-    `gating_hidden_units == 0`.
+    `gating_hidden_units == 0`. With `context_size = m > 0` the layer is conditional: the
+    conditioner reads `[N, d - n + m]` (the context appended; for `event_size == 1` the
+    context alone, `[N, m]`) and the gating `concat([z, c])`, `[N, d + m]`.
 
     Args:
       event_size: the dimension `d`.
@@ -147,6 +157,7 @@ def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, d
       hidden_units: positive int, the conditioner's width.
       gating_hidden_units: non-negative int, the gating's width.
       dtype_policy: the Keras dtype policy of the layers.
+      context_size: non-negative int, the size `m` of the context (0: unconditional).
 
     Returns:
       `(PiecewiseFold, keras.Sequential or None)`, the gating unbuilt (`RADStack.build`
@@ -154,7 +165,7 @@ def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, d
     """
     num_folded = sum(fold_mask)
     conditioner = None
-    if event_size > 1:
+    if event_size > 1 or context_size:
         conditioner = mlp(
             hidden_units,
             num_folded * PARAMETERS_PER_ELEMENT,
@@ -165,7 +176,7 @@ def rad_layer(event_size, fold_mask, index, hidden_units, gating_hidden_units, d
         )
     fold = PiecewiseFold(
         event_size, fold_mask=fold_mask, conditioner=conditioner, name=f"fold_{index}",
-        dtype=dtype_policy,
+        dtype=dtype_policy, context_size=context_size,
     )
     gating = None
     if gating_hidden_units:

@@ -65,6 +65,11 @@ class RealNVPFlow(FlowModel):
     the reverse (TFP's negative `num_masked`): the same halves as `RADFlow`. Same Keras
     surface as `RADFlow`. Needs `event_size >= 2`.
 
+    With `context_size = m > 0` it is a conditional density `p(x | c)` through TFP's own
+    conditional input: each `tfb.RealNVP` gets `conditional_input=c` (TFP's
+    `bijector_kwargs`, keyed by the couplings' names in the `tfb.Chain`), and its
+    conditioner reads `concat([x_a, c])`, so `shift` and `log_scale` depend on `c`.
+
     #### References
 
     [1]: Laurent Dinh, Jascha Sohl-Dickstein, Samy Bengio. Density estimation using Real
@@ -75,7 +80,8 @@ class RealNVPFlow(FlowModel):
         super().__init__(event_size, num_layers, hidden_units, **kwargs)
         check_coupling_event_size(self.event_size, "RealNVPFlow")
         self.conditioners = [
-            real_nvp_conditioner(self.event_size, self.hidden_units, i, self.dtype_policy)
+            real_nvp_conditioner(
+                self.event_size, self.hidden_units, i, self.dtype_policy, self.context_size)
             for i in range(self.num_layers)
         ]
         self.build((None, self.event_size))
@@ -91,7 +97,7 @@ class RealNVPFlow(FlowModel):
         with the same density).
         """
         return [
-            real_nvp_coupling(self.event_size, i, conditioner)
+            real_nvp_coupling(self.event_size, i, conditioner, self.context_size)
             for i, conditioner in enumerate(reversed(self.conditioners))
         ]
 
@@ -99,15 +105,17 @@ class RealNVPFlow(FlowModel):
         # Chain applies its last bijector first when sampling: list the data side first.
         return tfd.TransformedDistribution(self._base_distribution(), tfb.Chain(self._couplings()))
 
-    def infer_layers(self, x):
+    def infer_layers(self, x, context=None):
         """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`.
 
-        With `standardize=True` the first coupling's `x` is the standardized point.
+        With `standardize=True` the first coupling's `x` is the standardized point. A
+        conditional model needs the `context` of the points.
         """
         x = self._flow_points(x)
+        condition = context_kwargs_of_coupling(self.flow_context(context))
         steps = []
         for coupling in self._couplings():
-            z = coupling.inverse(x)
+            z = coupling.inverse(x, **condition)
             steps.append(LayerInference(x=x, z=z, k=None))
             x = z
         return steps
@@ -121,20 +129,26 @@ def check_coupling_event_size(event_size, who):
         )
 
 
-def real_nvp_conditioner(event_size, hidden_units, index, dtype_policy):
+def real_nvp_conditioner(event_size, hidden_units, index, dtype_policy, context_size=0):
     """The `ShiftAndLogScale` network of a Real NVP coupling, named `conditioner_<index>`.
 
-    It reads the `d // 2` masked elements and returns `(shift, log_scale)` for the other
-    `d - d // 2`, whichever half a layer masks.
+    It reads the `d // 2` masked elements (and the `context_size` entries of a context
+    after them) and returns `(shift, log_scale)` for the other `d - d // 2`, whichever
+    half a layer masks.
     """
     num_masked = event_size // 2
     return ShiftAndLogScale(
-        hidden_units, event_size - num_masked, num_masked, name=f"conditioner_{index}",
-        dtype=dtype_policy,
+        hidden_units, event_size - num_masked, num_masked + context_size,
+        name=f"conditioner_{index}", dtype=dtype_policy,
     )
 
 
-def real_nvp_coupling(event_size, index, conditioner):
+def context_kwargs_of_coupling(context):
+    """TFP's keyword arguments that give a conditional `tfb.RealNVP` its context."""
+    return {} if context is None else {"conditional_input": context}
+
+
+def real_nvp_coupling(event_size, index, conditioner, context_size=0):
     """The `tfb.RealNVP` coupling at position `index` of a stack, data side first.
 
     ```none
@@ -143,20 +157,42 @@ def real_nvp_coupling(event_size, index, conditioner):
 
     with `a` the first `d // 2` elements when `index` is even (TFP's `num_masked = d // 2`)
     and the last `d // 2` when odd (`num_masked = -(d // 2)`): `b` is then the half that a
-    RAD layer at the same position folds (`fold_masks`).
+    RAD layer at the same position folds (`fold_masks`). With `context_size = m > 0` the
+    coupling is conditional: its methods take TFP's `conditional_input=c`, `[..., m]`,
+    and `shift`, `log_scale` are functions of `concat([x_a, c])`.
     """
     num_masked = event_size // 2
     return tfb.RealNVP(
         num_masked=num_masked if index % 2 == 0 else -num_masked,
-        shift_and_log_scale_fn=_conditioner_fn(conditioner),
+        shift_and_log_scale_fn=_conditioner_fn(conditioner, context_size),
     )
 
 
-def _conditioner_fn(layer):
-    """Adapts a Keras layer to `tfb.RealNVP`'s `shift_and_log_scale_fn(x, units)`."""
+def _conditioner_fn(layer, context_size=0):
+    """Adapts a Keras layer to `tfb.RealNVP`'s `shift_and_log_scale_fn(x, units, **kw)`.
 
-    def shift_and_log_scale(x, output_units):
+    A conditional layer (`context_size > 0`) reads `concat([x, c])` with `c` TFP's
+    `conditional_input`, broadcast against `x`'s batch.
+    """
+
+    def shift_and_log_scale(x, output_units, conditional_input=None):
         del output_units  # fixed when the layer was built
-        return layer(x)
+        if not context_size:
+            if conditional_input is not None:
+                raise ValueError(
+                    f"The Real NVP coupling of {layer.name!r} is unconditional but was given "
+                    "a conditional_input."
+                )
+            return layer(x)
+        if conditional_input is None:
+            raise ValueError(
+                f"The Real NVP coupling of {layer.name!r} is conditional (context size "
+                f"{context_size}): pass conditional_input=c."
+            )
+        context = tf.cast(conditional_input, x.dtype)
+        batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-1], tf.shape(context)[:-1])
+        x = tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0))
+        context = tf.broadcast_to(context, tf.concat([batch, [context_size]], 0))
+        return layer(tf.concat([x, context], axis=-1))
 
     return shift_and_log_scale
