@@ -31,7 +31,7 @@ class FoldParameters(NamedTuple):
     `log_q_plus[j] = log p(k=j | v=+1)`, `log_q_minus[j] = log p(k=j | v=-1)`;
     `log_alpha*` are the log-slopes of the five pieces; `a < b` the inner breakpoints.
     `raw` is the `[..., num_folded, 10]` tensor they were computed from (None when built
-    otherwise): the fold's fused path (`_fused_fold`) starts from it.
+    otherwise): the fold's fused path (`fold_math.fused_fold`) starts from it.
     """
 
     shift_in: tf.Tensor
