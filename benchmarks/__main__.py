@@ -15,6 +15,10 @@ DEFAULT_JSON = os.path.join("benchmarks", "results", "latest.json")
 DEFAULT_DOCS = os.path.join("docs", "performance.md")
 QUICK_JSON = os.path.join("benchmarks", "results", "quick.json")
 QUICK_DOCS = os.path.join("benchmarks", "results", "quick.md")
+SWEEP_JSON = os.path.join("benchmarks", "results", "sweep.json")
+LEVERS_JSON = os.path.join("benchmarks", "results", "levers.json")
+STRATEGY_JSON = os.path.join("benchmarks", "results", "strategy.json")
+QUICK_SWEEP_JSON = os.path.join("benchmarks", "results", "sweep_quick.json")
 
 
 def parse_args(argv):
@@ -41,6 +45,23 @@ def parse_args(argv):
     parser.add_argument("--protocol", action="store_true",
                         help="also run the 50,000-step protocol for real with "
                         "tfp_rad.training.fit_steps, to check the projection (minutes)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="run only the dimension sweep (d = 2, 16, 64 at equal parameter "
+                        "counts: fit steps, log_prob and sampling throughput, compile times, "
+                        f"a profile at the largest d); writes {SWEEP_JSON} (with --quick "
+                        f"{QUICK_SWEEP_JSON}) and re-renders the docs page with it")
+    parser.add_argument("--levers", action="store_true",
+                        help="run only the one-process A/Bs of issue 16's levers at the "
+                        "sweep's dimensions (fused fold vs TensorFlow's gradient; log_prob "
+                        f"block sizes); writes {LEVERS_JSON} and re-renders the docs page")
+    parser.add_argument("--strategy", action="store_true",
+                        help="run only the training-under-a-strategy comparison (RADFlow(2) "
+                        "through fit: one device with and without XLA, MirroredStrategy on "
+                        f"two logical CPUs with and without XLA); writes {STRATEGY_JSON} and "
+                        "re-renders the docs page")
+    parser.add_argument("--dimensions", default=None,
+                        help="with --sweep or --levers: comma-separated dimensions "
+                        "(default 2,16,64)")
     parser.add_argument("--render", metavar="JSON", default=None,
                         help="measure nothing: print the table and rewrite the docs page "
                         "from a saved JSON file")
@@ -50,11 +71,57 @@ def parse_args(argv):
     return args
 
 
+def _existing(path):
+    return path if os.path.exists(path) else None
+
+
+def run_sweep(args, argv):
+    """`--sweep`, `--levers` or `--strategy`: measures, writes the JSON, renders the docs."""
+    from benchmarks import settings, strategies
+
+    config = settings.Settings.sweep(args.quick, args.repeats)
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    results = {"command": " ".join(["python -m benchmarks", *map(shlex.quote, argv)]),
+               "quick": args.quick, "tf_xla_flags": os.environ.get("TF_XLA_FLAGS")}
+    if args.strategy:  # the logical devices must be set up before TensorFlow starts
+        results.update(strategies.run(config, log=log))
+    import tensorflow as tf
+
+    from benchmarks import levers, report, sweep
+
+    tf.get_logger().setLevel("ERROR")
+    dimensions = (tuple(int(d) for d in args.dimensions.split(","))
+                  if args.dimensions else sweep.DIMENSIONS)
+    if args.strategy:
+        output = args.output or STRATEGY_JSON
+    elif args.levers:
+        results.update(levers.run(config, dimensions, log=log))
+        output = args.output or LEVERS_JSON
+    else:
+        results.update(sweep.run(config, dimensions, log=log))
+        output = args.output or (QUICK_SWEEP_JSON if args.quick else SWEEP_JSON)
+    report.write_json(results, output)
+    print()
+    if not args.strategy:
+        print(report.levers_text(results) if args.levers else report.sweep_text(results))
+    print(f"\nresults: {output}")
+    docs = args.docs or DEFAULT_DOCS
+    if docs.lower() != "none" and not args.quick:
+        report.write_markdown(
+            report.read_json(DEFAULT_JSON), docs, DEFAULT_JSON,
+            sweep_json=output if args.sweep else _existing(SWEEP_JSON),
+            levers_json=output if args.levers else _existing(LEVERS_JSON),
+            strategy_json=output if args.strategy else _existing(STRATEGY_JSON))
+        print(f"docs: {docs}")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.chdir(ROOT)
+    if args.sweep or args.levers or args.strategy:
+        return run_sweep(args, argv)
     from benchmarks import report
 
     output = args.output or (QUICK_JSON if args.quick else DEFAULT_JSON)
@@ -82,7 +149,9 @@ def main(argv=None):
     print(report.text(results))
     print(f"\nresults: {output}")
     if docs.lower() != "none":
-        report.write_markdown(results, docs, output)
+        report.write_markdown(results, docs, output, sweep_json=_existing(SWEEP_JSON),
+                              levers_json=_existing(LEVERS_JSON),
+                              strategy_json=_existing(STRATEGY_JSON))
         print(f"docs: {docs}")
 
 

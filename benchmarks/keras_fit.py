@@ -70,8 +70,10 @@ def fit_call(model, dataset, steps, clock):
     return call
 
 
-def measure_fit(points, steps_per_execution, config):
+def measure_fit(points, steps_per_execution, config, models=None):
     """Times `fit` for both models at one `steps_per_execution`.
+
+    `models` (`{name: model}`, fresh and uncompiled) defaults to `subjects.make_models()`.
 
     Returns:
       `(figure, first_call_seconds, overhead_seconds, phases)`: the figure in ms per
@@ -79,7 +81,7 @@ def measure_fit(points, steps_per_execution, config):
       S steps at the median rate (`{model: seconds}`); and the median phases of the
       timed calls (`{model: {"setup_ms", "loop_ms_per_step", "teardown_ms"}}`).
     """
-    models = subjects.make_models()
+    models = subjects.make_models() if models is None else models
     clocks = {name: PhaseClock() for name in models}
     calls = {
         name: fit_call(

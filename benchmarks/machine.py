@@ -38,6 +38,9 @@ def load_average():
 
 
 def _git_commit():
+    """The checkout's short commit (or `BENCHMARK_GIT_COMMIT`, for a copy without .git)."""
+    if os.environ.get("BENCHMARK_GIT_COMMIT"):
+        return os.environ["BENCHMARK_GIT_COMMIT"]
     try:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         commit = subprocess.run(

@@ -7,7 +7,7 @@ can be regenerated from a saved JSON file (`python -m benchmarks --render FILE`)
 import json
 import os
 
-from benchmarks import settings
+from benchmarks import settings, sweep_report
 
 RAD, REAL_NVP = "rad", "real_nvp"
 MAIN_FIGURES = (
@@ -432,7 +432,27 @@ def markdown(results, json_path):
     return "\n".join(doc)
 
 
-def write_markdown(results, path, json_path):
+def write_markdown(results, path, json_path, sweep_json=None, levers_json=None,
+                   strategy_json=None):
+    """Writes the page; the sweep's, the levers' and the strategy sections appended if given."""
+    page = markdown(results, json_path)
+    extra = []
+    if sweep_json:
+        extra += sweep_report.markdown_lines(read_json(sweep_json), sweep_json)
+    if levers_json:
+        extra += sweep_report.levers_lines(read_json(levers_json), levers_json)
+    if strategy_json:
+        extra += sweep_report.strategy_lines(read_json(strategy_json), strategy_json)
+    if extra:
+        page = page.rstrip("\n") + "\n\n" + "\n".join(extra).rstrip("\n") + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
-        f.write(markdown(results, json_path))
+        f.write(page)
+
+
+def sweep_text(results):
+    return sweep_report.text(results)
+
+
+def levers_text(results):
+    return "\n".join(sweep_report.levers_lines(results, "(this run)"))

@@ -57,3 +57,12 @@ class Settings:
             fit_repeats=repeats,
             steps_per_execution=(50,),  # each setting costs a compile (~15 s for RAD)
         )
+
+    @classmethod
+    def sweep(cls, quick=False, repeats=None):
+        """The dimension sweep's settings: fewer, shorter `fit` calls (steps cost up to
+        tens of ms at 64-D); throughput figures with `repeats` repetitions."""
+        if quick:
+            return cls(repeats=repeats or 3, warmup=1, fit_steps=50, fit_repeats=2)
+        return cls(repeats=repeats or 9, warmup=1, fit_steps=100, fit_repeats=5)
+

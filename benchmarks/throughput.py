@@ -29,14 +29,15 @@ def seeds(count):
     return [tf.constant([0, i], tf.int32) for i in range(count)]
 
 
-def measure(kind, models, points, config):
-    """Throughput figures of `kind` ("log_prob" or "sample") for both modes.
+def measure(kind, models, points, config, modes=tuple(MODES)):
+    """Throughput figures of `kind` ("log_prob" or "sample") in each of `modes`.
 
     Returns `(figures, first_call_seconds)`, figures in millions of points per second.
     """
     num_points = int(points.shape[0])
     figures, first = [], {}
-    for mode, jit in MODES.items():
+    for mode in modes:
+        jit = MODES[mode]
         if kind == "log_prob":
             calls = {name: (lambda f: lambda: f(points))(log_prob_fn(m, jit))
                      for name, m in models.items()}

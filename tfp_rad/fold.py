@@ -6,7 +6,6 @@ element-wise to the folded part of a vector. It runs in the *density* direction
 `fold` and `unfold`. See `docs/` and rad-math sections 2-5 for the derivation.
 """
 
-import math
 from typing import NamedTuple
 
 import keras
@@ -14,6 +13,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_rad import validation
+from tfp_rad.fold_math import fused_fold, fused_log_gating
+from tfp_rad.fold_math import sin_half_pi as _sin_half_pi
+
+# Whether `fold_with_gating` (the density's and training's path) runs the fused element-wise
+# passes of `fold_math`, with their hand-written gradients (True), or the column-wise
+# formulas below, differentiated by TensorFlow (False: the reference, for tests and A/Bs).
+FUSED = True
 
 NUM_PIECES = 3
 PARAMETERS_PER_ELEMENT = 10
@@ -24,6 +30,8 @@ class FoldParameters(NamedTuple):
 
     `log_q_plus[j] = log p(k=j | v=+1)`, `log_q_minus[j] = log p(k=j | v=-1)`;
     `log_alpha*` are the log-slopes of the five pieces; `a < b` the inner breakpoints.
+    `raw` is the `[..., num_folded, 10]` tensor they were computed from (None when built
+    otherwise): the fold's fused path (`fold_math.fused_fold`) starts from it.
     """
 
     shift_in: tf.Tensor
@@ -39,6 +47,7 @@ class FoldParameters(NamedTuple):
     log_alpha_minus: tf.Tensor
     a: tf.Tensor
     b: tf.Tensor
+    raw: tf.Tensor = None
 
 
 def _boundary_probabilities(logits, min_probability):
@@ -52,32 +61,6 @@ def _boundary_probabilities(logits, min_probability):
     weight = (1.0 - min_probability) / (exps[0] + exps[1] + exps[2])
     q = tuple(min_probability / NUM_PIECES + weight * e for e in exps)
     return q, tuple(tf.math.log(q_j) for q_j in q)
-
-
-# sin(pi v / 2) = sum_k c_k v^(2k+1), c_k = (-1)^k (pi/2)^(2k+1) / (2k+1)!, k = 0..10.
-_SINE_COEFFICIENTS = tuple(
-    (-1) ** k * (np.pi / 2) ** (2 * k + 1) / math.factorial(2 * k + 1) for k in range(11)
-)
-
-
-def _sin_half_pi(v):
-    """`sin(pi v / 2)` for `v` clipped to `[-1, 1]`, by its Taylor series to degree 21.
-
-    ```none
-    sin(pi v / 2) = v (c_0 + t (c_1 + t (c_2 + ... + t c_10))),  t = v^2
-    ```
-
-    On `[-1, 1]` the first omitted term, `(pi/2)^23 / 23! < 2e-18`, bounds the truncation
-    error (an alternating series of decreasing terms), below float64's rounding. The
-    gating only uses the sine where `|v| <= 1`. XLA's general `sin` (with range reduction
-    for any argument) and its gradient took about 40 % of a RAD training step on a CPU.
-    """
-    v = tf.clip_by_value(v, -1.0, 1.0)
-    t = tf.square(v)
-    total = tf.fill(tf.shape(v), tf.constant(_SINE_COEFFICIENTS[-1], v.dtype))
-    for coefficient in reversed(_SINE_COEFFICIENTS[:-1]):
-        total = coefficient + t * total
-    return v * total
 
 
 def _logsumexp3(l0, l1, l2):
@@ -125,6 +108,7 @@ def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
         log_alpha_minus=log_alpha1 + lqm[0],
         a=(2.0 / alpha2) * ratio_plus - 1.0,  # 2 / alpha1 - 1
         b=1.0 - (2.0 / alpha2) * ratio_minus,  # 1 - 2 / alpha3
+        raw=raw,
     )
 
 
@@ -435,6 +419,15 @@ class PiecewiseFold(keras.layers.Layer):
             context = self._context(context, x)
         p = self._parameters(x, context) if parameters is None else parameters
         passthrough, folded = self._split(x)
+        if FUSED and p.raw is not None:
+            raw = tf.broadcast_to(
+                p.raw, tf.concat([tf.shape(folded), [PARAMETERS_PER_ELEMENT]], axis=0))
+            z_folded, v, k, log_det, log_q_plus, log_q_minus = fused_fold(
+                folded, raw, self.min_boundary_probability, self.log_scale_bound)
+            p = p._replace(log_q_plus=tuple(tf.unstack(log_q_plus, NUM_PIECES, axis=-1)),
+                           log_q_minus=tuple(tf.unstack(log_q_minus, NUM_PIECES, axis=-1)))
+            z = self._merge(passthrough, z_folded)
+            return z, v, k, tf.reduce_sum(log_det, axis=-1), p
         u = folded * tf.exp(p.log_scale_in) + p.shift_in
         k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
         u0, v0, sign, log_alpha = _select_piece(k, u < -1.0, u > 1.0, p)
@@ -575,6 +568,17 @@ class PiecewiseFold(keras.layers.Layer):
 
     def _log_gating_prob(self, v, k, gating_logits, p):
         """`log p(k | z)` summed over the folded elements, from the normalized latent `v`."""
+        if FUSED and self.boundary_conditioned_gating:
+            if gating_logits is None:
+                s = tf.zeros(tf.concat([tf.shape(v), [NUM_PIECES]], axis=0), v.dtype)
+            else:
+                self._check_gating_logits(gating_logits)
+                s = tf.reshape(gating_logits, [-1, self.num_folded, NUM_PIECES])
+            log_q_plus, log_q_minus = (
+                tf.broadcast_to(tf.stack(log_q, axis=-1), tf.shape(s))
+                for log_q in (p.log_q_plus, p.log_q_minus))
+            return tf.reduce_sum(
+                fused_log_gating(v, k, s, log_q_plus, log_q_minus), axis=-1)
         logits = self._inner_logits(v, gating_logits, p)
         chosen = tf.where(
             tf.equal(k, 0), logits[0], tf.where(tf.equal(k, 1), logits[1], logits[2])

@@ -272,6 +272,21 @@ class FlowModel(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
 
+    def train_step(self, data):
+        """Keras's training step; under a multi-worker strategy its logs get an axis of 1.
+
+        Keras 3 averages each log of a step across the workers of a
+        `MultiWorkerMirroredStrategy` with `strategy.reduce("MEAN", value, axis=0)`, which
+        fails on the scalar loss ("Invalid reduction dimension 0 for input with 0
+        dimensions", tensorflow/tensorflow#72388). Shaped `[1]`, every log reduces to the
+        same scalar average.
+        """
+        return _with_worker_axis(super().train_step(data))
+
+    def test_step(self, data):
+        """Keras's evaluation step, with the logs shaped as in `train_step`."""
+        return _with_worker_axis(super().test_step(data))
+
     def compile(self, optimizer="adam", jit_compile=None, **kwargs):
         """`keras.Model.compile`, with XLA on by default (faster for these small networks).
 
@@ -454,6 +469,17 @@ def _mean_and_scale(x, what, consequence):
             f"Constant {what.lower()}s: {constant.tolist()}."
         )
     return mean, scale
+
+
+def _with_worker_axis(logs):
+    """`logs` with each scalar reshaped to `[1]` under a multi-worker strategy, else as is."""
+    strategy = tf.distribute.get_strategy()
+    multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and strategy.extended._in_multi_worker_mode())
+    if not multi_worker:
+        return logs
+    return tf.nest.map_structure(
+        lambda v: tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v, logs)
 
 
 def _runs_of_equal_shapes(batches):
