@@ -66,7 +66,7 @@ def inputs(dtype, seed=0, num_random=40, num_folded=5, step=1e-6):
 def fold_and_gate(fold, x, raw, s, weights):
     """A scalar that uses every output of the fold and of the gating, and its parts."""
     p = fold_parameters_from_raw(raw, fold.min_boundary_probability, fold.log_scale_bound)
-    z, v, k, log_det, p = fold._fold(x, p)
+    z, v, k, log_det, p, _ = fold._fold(x, p, None)
     log_gate = fold._log_gating_prob(v, k, s, p)
     parts = (z, v, k, log_det, log_gate)
     total = (tf.reduce_sum(weights[0] * z) + tf.reduce_sum(weights[1] * v)

@@ -427,7 +427,7 @@ class PiecewiseFold(keras.layers.Layer):
             p = p._replace(log_q_plus=tuple(tf.unstack(log_q_plus, NUM_PIECES, axis=-1)),
                            log_q_minus=tuple(tf.unstack(log_q_minus, NUM_PIECES, axis=-1)))
             z = self._merge(passthrough, z_folded)
-            return z, v, k, tf.reduce_sum(log_det, axis=-1), p
+            return z, v, k, tf.reduce_sum(log_det, axis=-1), p, context
         u = folded * tf.exp(p.log_scale_in) + p.shift_in
         k = tf.where(u < p.a, 0, tf.where(u > p.b, 2, 1))
         u0, v0, sign, log_alpha = _select_piece(k, u < -1.0, u > 1.0, p)
