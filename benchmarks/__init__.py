@@ -19,4 +19,6 @@ Modules, one concept each:
 - `machine`: CPU, cores, load and library versions of the machine that ran the figures.
 - `report`: the printed table, the JSON file and `docs/performance.md`.
 - `suite`: runs the sections in order and collects the results.
+- `conditional`: the cost of a context (`--conditional`): conditional RAD against the
+  unconditional RAD of the same widths and conditional Real NVP.
 """

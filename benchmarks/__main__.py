@@ -59,6 +59,10 @@ def parse_args(argv):
                         "through fit: one device with and without XLA, MirroredStrategy on "
                         f"two logical CPUs with and without XLA); writes {STRATEGY_JSON} and "
                         "re-renders the docs page")
+    parser.add_argument("--conditional", action="store_true",
+                        help="run only the cost of a context (conditional RADFlow against "
+                        "the unconditional one and conditional Real NVP: fit step and "
+                        "log_prob); writes benchmarks/results/conditional.json")
     parser.add_argument("--dimensions", default=None,
                         help="with --sweep or --levers: comma-separated dimensions "
                         "(default 2,16,64)")
@@ -120,6 +124,10 @@ def main(argv=None):
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.chdir(ROOT)
+    if args.conditional:
+        from benchmarks import conditional
+
+        return conditional.main(args, argv)
     if args.sweep or args.levers or args.strategy:
         return run_sweep(args, argv)
     from benchmarks import report

@@ -70,10 +70,11 @@ def fit_call(model, dataset, steps, clock):
     return call
 
 
-def measure_fit(points, steps_per_execution, config, models=None):
+def measure_fit(points, steps_per_execution, config, models=None, datasets=None):
     """Times `fit` for both models at one `steps_per_execution`.
 
-    `models` (`{name: model}`, fresh and uncompiled) defaults to `subjects.make_models()`.
+    `models` (`{name: model}`, fresh and uncompiled) defaults to `subjects.make_models()`;
+    `datasets` (`{name: tf.data.Dataset}`) to the CLI's pipeline of `points` for each.
 
     Returns:
       `(figure, first_call_seconds, overhead_seconds, phases)`: the figure in ms per
@@ -86,7 +87,7 @@ def measure_fit(points, steps_per_execution, config, models=None):
     calls = {
         name: fit_call(
             compiled_for_fit(model, steps_per_execution),
-            subjects.training_dataset(points),
+            datasets[name] if datasets else subjects.training_dataset(points),
             config.fit_steps,
             clocks[name],
         )
