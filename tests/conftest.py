@@ -105,3 +105,18 @@ def total_variation(samples, log_prob_fn, edges, refine=20):
     counts = np.histogram(samples, bins=edges)[0]
     outside = len(samples) - counts.sum()
     return 0.5 * (np.abs(counts / len(samples) - mass).sum() + outside / len(samples))
+
+
+def assert_one_line_errors(runs, capsys):
+    """Each `(argv, pattern)` of `runs` makes `tfp-rad` exit with code 2 and print one line
+    to stderr, `tfp-rad <command>: ...`, that matches the regular expression `pattern`."""
+    import re
+
+    from tfp_rad.cli import main as cli
+
+    for argv, pattern in runs:
+        code = cli.main(argv)
+        error = capsys.readouterr().err
+        assert code == 2, (argv, error)
+        assert error.startswith(f"tfp-rad {argv[0]}: ") and error.count("\n") == 1, error
+        assert re.search(pattern, error), (pattern, error)

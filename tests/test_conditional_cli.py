@@ -2,10 +2,10 @@
 
 import json
 import os
-import re
 
 import numpy as np
 import pytest
+from conftest import assert_one_line_errors
 
 import tfp_rad
 from tfp_rad.cli import main as cli
@@ -94,12 +94,7 @@ def test_bad_contexts_on_the_command_line_give_one_line_and_exit_code_2(tmp_path
         (["score", model, "--data", data], "is conditional: give its --context-columns"),
         (["score", plain, "--data", data, "--context-columns", "1"], "unconditional"),
     ]
-    for argv, message in runs:
-        code = cli.main(argv)
-        error = capsys.readouterr().err
-        assert code == 2, (argv, error)
-        assert error.startswith(f"tfp-rad {argv[0]}: ") and error.count("\n") == 1, error
-        assert re.search(message, error), (message, error)
+    assert_one_line_errors(runs, capsys)
     assert not os.path.exists(tmp_path / "o")
 
 

@@ -3,13 +3,12 @@ early stopping, and the `train --data`, `sample` and `score` commands."""
 
 import json
 import os
-import re
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import randomize, randomize_rad
+from conftest import assert_one_line_errors, randomize, randomize_rad
 
 import tfp_rad
 from tfp_rad import training
@@ -345,12 +344,7 @@ def test_bad_files_and_options_give_one_line_and_exit_code_2(tmp_path, capsys):
         (["sample", str(tmp_path / "model.keras"), "-n", "3", "--output", "x.txt"],
          "unknown file type"),
     ]
-    for argv, message in runs:
-        code = cli.main(argv)
-        error = capsys.readouterr().err
-        assert code == 2, (argv, error)
-        assert error.startswith(f"tfp-rad {argv[0]}: ") and error.count("\n") == 1, error
-        assert re.search(message, error), (message, error)
+    assert_one_line_errors(runs, capsys)
     assert not (tmp_path / "out").exists()  # nothing written for a bad run
 
 
