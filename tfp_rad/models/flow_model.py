@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad import validation
+from tfp_rad import validation, whitening
 from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
 
 tfb = tfp.bijectors
@@ -40,9 +40,22 @@ class FlowModel(keras.Model):
     (TFP's `TransformedDistribution` with `Chain([Shift(mean), Scale(scale)])`), so
     `log_prob` and `sample` are in the data's own units and the log-likelihood is
     comparable with any other density of the same data.
+
+    With `whiten=True` (instead) the flow models whitened points: the model holds a
+    non-trainable `mean` `[d]` and lower-triangular `L` `[d, d]` (the Cholesky factor of
+    the covariance, set by `adapt(x)`, see `tfp_rad.whitening`; 0 and the identity until
+    then), and its density is that of `x = mean + L u`,
+
+    ```none
+    log p(x) = log p_flow(L^{-1} (x - mean)) - sum_j log L_jj
+    ```
+
+    (`Chain([Shift(mean), ScaleMatvecTriL(L)])`). A flow at the identity is then the
+    maximum-likelihood full-covariance Gaussian of the adapted data.
     """
 
-    def __init__(self, event_size, num_layers, hidden_units, standardize=False, **kwargs):
+    def __init__(self, event_size, num_layers, hidden_units, standardize=False, whiten=False,
+                 **kwargs):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
@@ -50,7 +63,24 @@ class FlowModel(keras.Model):
         self.hidden_units = validation.positive_int(hidden_units, "hidden_units")
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}.")
+        if not isinstance(whiten, bool):
+            raise ValueError(f"whiten must be True or False, got {whiten!r}.")
+        if standardize and whiten:
+            raise ValueError(
+                "standardize=True and whiten=True are alternatives (whitening includes the "
+                "standardization); choose one."
+            )
         self.standardize = standardize
+        self.whiten = whiten
+        if whiten:
+            self.whitening_mean = self.add_weight(
+                shape=(self.event_size,), initializer="zeros", trainable=False,
+                name="whitening_mean",
+            )
+            self.whitening_scale_tril = self.add_weight(
+                shape=(self.event_size, self.event_size), initializer="identity",
+                trainable=False, name="whitening_scale_tril",
+            )
         if standardize:
             self.feature_mean = self.add_weight(
                 shape=(self.event_size,), initializer="zeros", trainable=False,
@@ -61,8 +91,13 @@ class FlowModel(keras.Model):
                 name="feature_scale",
             )
 
-    def adapt(self, x):
-        """Sets the standardization from data: each feature's mean and standard deviation.
+    def adapt(self, x, ridge=None):
+        """Sets the standardization (or the whitening) from data, e.g. the training split.
+
+        With `whiten=True`: the mean and the Cholesky factor of the covariance of `x`
+        (`tfp_rad.whitening.fit(x, ridge)`, whose `ValueError`s it raises: a constant
+        column, fewer rows than columns, collinear columns; `ridge=r` uses `C + r diag(C)`
+        instead). With `standardize=True`:
 
         ```none
         mean_j = (1/n) sum_i x_ij,   scale_j = sqrt((1/n) sum_i (x_ij - mean_j)^2)
@@ -75,15 +110,25 @@ class FlowModel(keras.Model):
           x: points `[n, event_size]` (checked like training data).
 
         Raises:
-          ValueError: if the model was built with `standardize=False`, for bad data, or if
+          ValueError: if the model was built with neither option, for bad data, or if
             a feature is constant (its scale would be 0; the message names the feature's
-            index, counted from 0).
+            index, counted from 0); with `whiten=True` also for a singular covariance.
         """
+        if self.whiten:
+            mean, scale_tril = whitening.fit(
+                validation.points_array(x, self.event_size, np.float64, "Whitening data"),
+                ridge,
+            )
+            self.whitening_mean.assign(mean.astype(self.whitening_mean.dtype))
+            self.whitening_scale_tril.assign(scale_tril.astype(self.whitening_scale_tril.dtype))
+            return
         if not self.standardize:
             raise ValueError(
-                f"{self.name} was built with standardize=False: it has no standardization "
-                "to adapt."
+                f"{self.name} was built with standardize=False and whiten=False: it has no "
+                "standardization to adapt."
             )
+        if ridge is not None:
+            raise ValueError("ridge applies to whiten=True only.")
         x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
         mean, scale = x.mean(axis=0), x.std(axis=0)
         constant = np.flatnonzero(~(scale > 0))
@@ -109,23 +154,40 @@ class FlowModel(keras.Model):
 
         With `standardize=True`, the flow's distribution mapped by
         `x = mean + scale * u`: `tfd.TransformedDistribution(flow, Chain([Shift(mean),
-        Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term.
+        Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term;
+        with `whiten=True`, mapped by `x = mean + L u` (`Chain([Shift(mean),
+        ScaleMatvecTriL(L)])`, Jacobian term `-sum_j log L_jj`).
         """
         flow = self._make_distribution()
-        if not self.standardize:
+        to_data = self._to_data()
+        if to_data is None:
             return flow
-        to_data = tfb.Chain([
-            tfb.Shift(tf.convert_to_tensor(self.feature_mean)),
-            tfb.Scale(tf.convert_to_tensor(self.feature_scale)),
-        ])
         return tfd.TransformedDistribution(flow, to_data)
 
+    def _to_data(self):
+        """The affine bijector from the flow's points to the data's (None without one).
+
+        Whitening: `Chain([Shift(mean), ScaleMatvecTriL(L)])`, standardization:
+        `Chain([Shift(mean), Scale(scale)])`; both apply the scale first.
+        """
+        if self.whiten:
+            return tfb.Chain([
+                tfb.Shift(tf.convert_to_tensor(self.whitening_mean)),
+                tfb.ScaleMatvecTriL(tf.convert_to_tensor(self.whitening_scale_tril)),
+            ])
+        if self.standardize:
+            return tfb.Chain([
+                tfb.Shift(tf.convert_to_tensor(self.feature_mean)),
+                tfb.Scale(tf.convert_to_tensor(self.feature_scale)),
+            ])
+        return None
+
     def _flow_points(self, x):
-        """Points as the flow's layers see them: `(x - mean) / scale` with `standardize=True`."""
+        """Points as the flow's layers see them: `L^{-1} (x - mean)` with `whiten=True`,
+        `(x - mean) / scale` with `standardize=True`, else `x`."""
         x = self._as_points(x)
-        if not self.standardize:
-            return x
-        return (x - self.feature_mean) / self.feature_scale
+        to_data = self._to_data()
+        return x if to_data is None else to_data.inverse(x)
 
     def _as_points(self, x):
         x = tf.convert_to_tensor(x)
@@ -320,6 +382,7 @@ class FlowModel(keras.Model):
             num_layers=self.num_layers,
             hidden_units=self.hidden_units,
             standardize=self.standardize,
+            whiten=self.whiten,
         )
         return config
 

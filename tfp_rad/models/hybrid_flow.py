@@ -126,7 +126,8 @@ class HybridFlow(RADStack):
     def infer_layers(self, x):
         """Every layer's `(x, z, k)`, data side first; `k` is None for a Real NVP layer.
 
-        With `standardize=True` the first layer's `x` is the standardized point.
+        With `standardize=True` (`whiten=True`) the first layer's `x` is the standardized
+        (whitened) point.
 
         A RAD layer's `(z, k)` is its fold of `x`; a Real NVP layer's `z` is its
         coupling's inverse of `x`. Each layer's `z` is the next layer's `x`.

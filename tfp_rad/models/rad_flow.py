@@ -108,7 +108,8 @@ class RADFlow(RADStack):
     def infer_layers(self, x):
         """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`).
 
-        With `standardize=True` the first layer's `x` is the standardized point.
+        With `standardize=True` (`whiten=True`) the first layer's `x` is the standardized
+        (whitened) point.
         """
         return self._make_distribution().infer_layers(self._flow_points(x))
 

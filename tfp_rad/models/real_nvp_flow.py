@@ -102,7 +102,8 @@ class RealNVPFlow(FlowModel):
     def infer_layers(self, x):
         """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`.
 
-        With `standardize=True` the first coupling's `x` is the standardized point.
+        With `standardize=True` (`whiten=True`) the first coupling's `x` is the
+        standardized (whitened) point.
         """
         x = self._flow_points(x)
         steps = []
