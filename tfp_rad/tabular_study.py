@@ -1,0 +1,289 @@
+"""The tabular study: RAD, Real NVP and the classical baselines on real tables.
+
+For each of scikit-learn's bundled tables (`tfp_rad.tabular_data.TABLES`) and each seed:
+
+1. the discrete-looking columns are detected on the whole table and dequantized with
+   seeded uniform noise of one grid step (`tfp_rad.dequantization`);
+2. the rows are split by the seed into 65 % training, 15 % validation and 20 % test
+   (`tabular_data.split`);
+3. the Gaussian, the Gaussian mixture and the KDE are fitted (`tfp_rad.baselines`: their
+   settings chosen on the validation rows);
+4. RAD and Real NVP, whitened (`whiten=True`, adapted on the training rows), are trained
+   with the derived defaults of `training.data_defaults` (early stopping on the
+   validation rows, the best validation weights kept), with the sizes of
+   `data_architecture`.
+
+Every figure is a mean log-likelihood in nats per point of the dequantized data; the
+table reports the test rows' mean ± std over the seeds. Each (table, seed, model) run is
+a JSON file in the output directory, written whole once it is done, so an interrupted
+study resumes where it stopped.
+
+Run it as `python -m tfp_rad.tabular_study --output results/tabular` (the command of
+the committed table is written next to it).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+MODELS = ("rad", "real_nvp", "gaussian", "gaussian_mixture", "kde")
+FLOWS = ("rad", "real_nvp")
+VALIDATION_FRACTION, TEST_FRACTION = 0.15, 0.2
+
+
+def data_architecture(kind, num_columns, num_train):
+    """The flow sizes used on a table: `dict(num_layers, hidden_units[, gating...])`.
+
+    See the measurements in docs/your-data.md; `hidden_units` grows with the width of the
+    table, `clip(2 d, 32, 128)`; RAD has no gating network on tables.
+    """
+    del num_train
+    width = int(min(128, max(32, 2 * num_columns)))
+    sizes = {"num_layers": 6, "hidden_units": width}
+    if kind == "rad":
+        sizes["gating_hidden_units"] = 0
+    return sizes
+
+
+def prepared_table(name, seed):
+    """`(train, validation, test, dequantizer)` of a bundled table for one seed."""
+    from tfp_rad import dequantization, tabular_data
+
+    x, _ = tabular_data.load(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # iris's duplicated row: dequantized anyway
+        dequantizer = dequantization.detect(x)
+    y = dequantizer(x, seed=seed)
+    train, held, test = tabular_data.split(y, seed, VALIDATION_FRACTION, TEST_FRACTION)
+    return train, held, test, dequantizer
+
+
+def train_flow(kind, x_train, x_validation, x_test=None, seed=0, sizes=None, verbose=0,
+               jit_compile=None, **overrides):
+    """Trains a whitened flow with the derived defaults; returns its figures as a dict.
+
+    Args:
+      kind: "rad" or "real_nvp".
+      x_train, x_validation, x_test: tables (float64).
+      seed: Keras's seed (initialization) and the data shuffling's.
+      sizes: the flow's sizes (default `data_architecture`).
+      verbose: Keras's progress output.
+      jit_compile: XLA for training (None: `FlowModel.compile`'s choice).
+      **overrides: fields of `training.DataDefaults` to override.
+    """
+    import keras
+
+    from tfp_rad import training
+    from tfp_rad.models import RADFlow, RealNVPFlow
+
+    n, d = x_train.shape
+    sizes = dict(sizes or data_architecture(kind, d, n))
+    defaults = training.data_defaults(n, d, **overrides)
+    keras.utils.set_random_seed(seed)
+    model = (RADFlow if kind == "rad" else RealNVPFlow)(d, whiten=True, **sizes)
+    model.adapt(x_train)
+    history, seconds = training.fit_steps(
+        model, x_train, seed=seed, validation_data=x_validation, verbose=verbose,
+        jit_compile=jit_compile, **defaults.fit_steps_arguments(),
+    )
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses))
+    figures = {
+        "validation_loss_by_check": [float(v) for v in losses],
+        "model": kind,
+        "sizes": sizes,
+        "parameters": model.count_params(),
+        "defaults": {k: v for k, v in vars(defaults).items()},
+        "steps_run": int(model.optimizer.iterations.numpy()),
+        "best_validation_step": (best + 1) * defaults.validate_every,
+        "train_seconds": seconds,
+        "train": training.mean_log_likelihood(model, x_train),
+        "validation": training.mean_log_likelihood(model, x_validation),
+    }
+    if x_test is not None:
+        figures["test"] = training.mean_log_likelihood(model, x_test)
+    return figures
+
+
+def run_one(table, seed, model):
+    """The figures of one model on one table and seed (a dict, JSON-serializable)."""
+    from tfp_rad import baselines
+
+    train, held, test, dequantizer = prepared_table(table, seed)
+    start = time.perf_counter()
+    if model in FLOWS:
+        figures = train_flow(model, train, held, test, seed=seed)
+    else:
+        fitted = {
+            "gaussian": lambda: baselines.Gaussian(train),
+            "gaussian_mixture": lambda: baselines.GaussianMixture(train, held, seed=seed),
+            "kde": lambda: baselines.KernelDensity(train, held),
+        }[model]()
+        figures = {"model": model, **baselines.result(fitted, train, held, test).as_dict()}
+        figures.pop("name")
+    figures.update(
+        table=table, seed=seed, rows=[len(train), len(held), len(test)],
+        columns=train.shape[1], dequantized_columns=list(dequantizer.columns),
+        log_cell_volume=dequantizer.log_cell_volume,
+        seconds=time.perf_counter() - start,
+    )
+    return figures
+
+
+def run_path(output, table, seed, model):
+    return os.path.join(output, "runs", f"{table}-seed{seed}-{model}.json")
+
+
+def run_study(output, tables, seeds, models, log=print):
+    """Runs every missing (table, seed, model) and rewrites the table after each run."""
+    os.makedirs(os.path.join(output, "runs"), exist_ok=True)
+    for table in tables:
+        for seed in seeds:
+            for model in models:
+                path = run_path(output, table, seed, model)
+                if os.path.exists(path):
+                    continue
+                figures = run_one(table, seed, model)
+                partial = path + ".partial"
+                with open(partial, "w") as f:
+                    json.dump(figures, f, indent=2)
+                os.replace(partial, path)
+                log(f"{table} seed {seed} {model}: test {figures['test']:.3f} "
+                    f"({figures['seconds']:.0f} s)")
+                write_table(output, tables, seeds, models)
+
+
+def collect(output, tables, seeds, models):
+    """`{(table, model): [run dicts]}` of the runs found in `output`."""
+    found = {}
+    for table in tables:
+        for model in models:
+            runs = []
+            for seed in seeds:
+                path = run_path(output, table, seed, model)
+                if os.path.exists(path):
+                    with open(path) as f:
+                        runs.append(json.load(f))
+            found[table, model] = runs
+    return found
+
+
+def write_table(output, tables, seeds, models):
+    """Writes `table.md`: test log-likelihood, mean ± std over seeds, per table and model."""
+    found = collect(output, tables, seeds, models)
+    header = "| table | rows × columns | " + " | ".join(models) + " | RAD − Gaussian |"
+    lines = [header, "|" + "---|" * (len(models) + 3)]
+    for table in tables:
+        cells, shape = [], ""
+        for model in models:
+            runs = found[table, model]
+            if runs:
+                shape = f"{sum(runs[0]['rows'])} × {runs[0]['columns']}"
+            cells.append(_mean_std([r["test"] for r in runs]))
+        gap = _paired_gap(found[table, "rad"], found[table, "gaussian"]) if {
+            "rad", "gaussian"} <= set(models) else ""
+        lines.append(f"| {table} | {shape} | " + " | ".join(cells) + f" | {gap} |")
+    best = "\n".join(lines)
+    with open(os.path.join(output, "table.md"), "w") as f:
+        f.write(best + "\n")
+    return best
+
+
+def _mean_std(values):
+    if not values:
+        return "–"
+    values = np.asarray(values)
+    std = values.std(ddof=1) if len(values) > 1 else float("nan")
+    return f"{values.mean():.2f} ± {std:.2f} ({len(values)})"
+
+
+def _paired_gap(rad_runs, gaussian_runs):
+    by_seed = {r["seed"]: r["test"] for r in gaussian_runs}
+    gaps = [r["test"] - by_seed[r["seed"]] for r in rad_runs if r["seed"] in by_seed]
+    if not gaps:
+        return "–"
+    wins = sum(g > 0 for g in gaps)
+    return f"{_mean_std(gaps)}, ahead on {wins}/{len(gaps)}"
+
+
+GRID = {
+    # name: (sizes function of d, overrides of the training defaults)
+    "L6-H2d-lr1e-3": (lambda d: {"num_layers": 6, "hidden_units": min(128, max(32, 2 * d))},
+                      {}),
+    "L6-H2d-lr2e-4": (lambda d: {"num_layers": 6, "hidden_units": min(128, max(32, 2 * d))},
+                      {"learning_rate": 2e-4}),
+    "L4-H16-lr1e-3": (lambda d: {"num_layers": 4, "hidden_units": 16}, {}),
+    "L4-H16-lr2e-4": (lambda d: {"num_layers": 4, "hidden_units": 16}, {"learning_rate": 2e-4}),
+}
+
+
+def run_grid(output, tables, seeds, kinds, names, log=print):
+    """The architecture measurements: each `GRID` setting on each table, seed and flow.
+
+    RAD runs without gating networks, and once more with gating networks of the
+    conditioners' width (`...-gating`). Lines of JSON are appended to `grid.jsonl`; a run
+    already there is skipped.
+    """
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, "grid.jsonl")
+    done = set()
+    if os.path.exists(path):
+        with open(path) as f:
+            done = {(r["table"], r["seed"], r["model"], r["setting"])
+                    for r in map(json.loads, f)}
+    for table in tables:
+        for seed in seeds:
+            train, held, test, _ = prepared_table(table, seed)
+            d = train.shape[1]
+            for name in names:
+                for kind in kinds:
+                    gatings = (0, None) if kind == "rad" else (None,)
+                    for gating in gatings:
+                        setting = name + ("-gating" if kind == "rad" and gating is None else "")
+                        if (table, seed, kind, setting) in done:
+                            continue
+                        size_of, overrides = GRID[name]
+                        sizes = size_of(d)
+                        if kind == "rad":
+                            sizes["gating_hidden_units"] = gating
+                        start = time.perf_counter()
+                        figures = train_flow(kind, train, held, test, seed=seed, sizes=sizes,
+                                             jit_compile=False, **overrides)
+                        figures.update(table=table, seed=seed, setting=setting,
+                                       seconds=time.perf_counter() - start)
+                        with open(path, "a") as f:
+                            f.write(json.dumps(figures) + "\n")
+                        log(f"{table} {seed} {kind} {setting}: val {figures['validation']:.3f} "
+                            f"test {figures['test']:.3f} best step "
+                            f"{figures['best_validation_step']} ({figures['seconds']:.0f} s)")
+
+
+def main(argv=None):
+    from tfp_rad import tabular_data
+
+    parser = argparse.ArgumentParser(prog="python -m tfp_rad.tabular_study",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=os.path.join("results", "tabular"))
+    parser.add_argument("--tables", nargs="+", default=list(tabular_data.TABLES),
+                        choices=tabular_data.TABLES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--grid", nargs="*", choices=sorted(GRID),
+                        help="measure these architecture settings instead (grid.jsonl)")
+    args = parser.parse_args(argv)
+    if args.grid is not None:
+        kinds = [m for m in args.models if m in FLOWS]
+        run_grid(args.output, args.tables, args.seeds, kinds, args.grid or sorted(GRID))
+        return 0
+    run_study(args.output, args.tables, args.seeds, args.models)
+    print(write_table(args.output, args.tables, args.seeds, args.models))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
