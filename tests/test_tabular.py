@@ -429,3 +429,27 @@ def test_split_refuses_a_table_too_small_and_bad_fractions():
         tabular_data.split(np.ones((30, 2)), test_fraction=1.5)
     with pytest.raises(ValueError, match="Unknown table 'titanic'"):
         tabular_data.load("titanic")
+
+
+# ------------------------------------------------------------------------------------------
+# RAD started near the identity.
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_whitened_rad_started_near_the_identity_is_the_gaussian(d, floatx):
+    from tfp_rad.models.initialization import start_near_identity
+
+    x = correlated(300, d)
+    model = RADFlow(d, num_layers=3, hidden_units=8, gating_hidden_units=0, whiten=True)
+    model.adapt(x)
+    gaussian = baselines.Gaussian(x).log_prob(x)
+    uniform_gap = np.max(np.abs(model.log_prob(x).numpy() - gaussian))
+    start_near_identity(model, beta=5.0)
+    gap = np.max(np.abs(model.log_prob(x).numpy() - gaussian))
+    assert gap < 0.05 < uniform_gap, (gap, uniform_gap)
+    start_near_identity(model, beta=3.0)  # a smaller margin: further from the Gaussian
+    assert np.max(np.abs(model.log_prob(x).numpy() - gaussian)) > gap
+    with pytest.raises(ValueError, match="beta must be in"):
+        start_near_identity(model, beta=7.0)
+    with pytest.raises(ValueError, match="no RAD folds"):
+        start_near_identity(RealNVPFlow(2, num_layers=1))

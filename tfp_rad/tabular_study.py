@@ -64,7 +64,7 @@ def prepared_table(name, seed):
 
 
 def train_flow(kind, x_train, x_validation, x_test=None, seed=0, sizes=None, verbose=0,
-               jit_compile=None, **overrides):
+               jit_compile=None, near_identity=True, **overrides):
     """Trains a whitened flow with the derived defaults; returns its figures as a dict.
 
     Args:
@@ -74,12 +74,15 @@ def train_flow(kind, x_train, x_validation, x_test=None, seed=0, sizes=None, ver
       sizes: the flow's sizes (default `data_architecture`).
       verbose: Keras's progress output.
       jit_compile: XLA for training (None: `FlowModel.compile`'s choice).
+      near_identity: RAD starts near the identity (`start_near_identity`), hence at the
+        Gaussian of the training rows.
       **overrides: fields of `training.DataDefaults` to override.
     """
     import keras
 
     from tfp_rad import training
     from tfp_rad.models import RADFlow, RealNVPFlow
+    from tfp_rad.models.initialization import start_near_identity
 
     n, d = x_train.shape
     sizes = dict(sizes or data_architecture(kind, d, n))
@@ -87,6 +90,8 @@ def train_flow(kind, x_train, x_validation, x_test=None, seed=0, sizes=None, ver
     keras.utils.set_random_seed(seed)
     model = (RADFlow if kind == "rad" else RealNVPFlow)(d, whiten=True, **sizes)
     model.adapt(x_train)
+    if kind == "rad" and near_identity:
+        start_near_identity(model)
     history, seconds = training.fit_steps(
         model, x_train, seed=seed, validation_data=x_validation, verbose=verbose,
         jit_compile=jit_compile, **defaults.fit_steps_arguments(),
@@ -211,22 +216,27 @@ def _paired_gap(rad_runs, gaussian_runs):
     return f"{_mean_std(gaps)}, ahead on {wins}/{len(gaps)}"
 
 
+def _width(d):
+    return min(128, max(32, 2 * d))
+
+
 GRID = {
-    # name: (sizes function of d, overrides of the training defaults)
-    "L6-H2d-lr1e-3": (lambda d: {"num_layers": 6, "hidden_units": min(128, max(32, 2 * d))},
-                      {}),
-    "L6-H2d-lr2e-4": (lambda d: {"num_layers": 6, "hidden_units": min(128, max(32, 2 * d))},
-                      {"learning_rate": 2e-4}),
-    "L4-H16-lr1e-3": (lambda d: {"num_layers": 4, "hidden_units": 16}, {}),
-    "L4-H16-lr2e-4": (lambda d: {"num_layers": 4, "hidden_units": 16}, {"learning_rate": 2e-4}),
+    # name: (sizes as a function of d, overrides of the training defaults, RAD near identity)
+    "L6-H2d": (lambda d: {"num_layers": 6, "hidden_units": _width(d)}, {}, True),
+    "L6-H2d-uniform": (lambda d: {"num_layers": 6, "hidden_units": _width(d)}, {}, False),
+    "L4-H16": (lambda d: {"num_layers": 4, "hidden_units": 16}, {}, True),
+    "L8-H2d": (lambda d: {"num_layers": 8, "hidden_units": _width(d)}, {}, True),
+    "L6-H2d-wd": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
+                  {"weight_decay": 0.1}, True),
+    "L6-H2d-lr2e-4": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
+                      {"learning_rate": 2e-4}, True),
 }
 
 
 def run_grid(output, tables, seeds, kinds, names, log=print):
     """The architecture measurements: each `GRID` setting on each table, seed and flow.
 
-    RAD runs without gating networks, and once more with gating networks of the
-    conditioners' width (`...-gating`). Lines of JSON are appended to `grid.jsonl`; a run
+    RAD runs without gating networks. Lines of JSON are appended to `grid.jsonl`; a run
     already there is skipped.
     """
     os.makedirs(output, exist_ok=True)
@@ -242,25 +252,24 @@ def run_grid(output, tables, seeds, kinds, names, log=print):
             d = train.shape[1]
             for name in names:
                 for kind in kinds:
-                    gatings = (0, None) if kind == "rad" else (None,)
-                    for gating in gatings:
-                        setting = name + ("-gating" if kind == "rad" and gating is None else "")
-                        if (table, seed, kind, setting) in done:
-                            continue
-                        size_of, overrides = GRID[name]
-                        sizes = size_of(d)
-                        if kind == "rad":
-                            sizes["gating_hidden_units"] = gating
-                        start = time.perf_counter()
-                        figures = train_flow(kind, train, held, test, seed=seed, sizes=sizes,
-                                             jit_compile=False, **overrides)
-                        figures.update(table=table, seed=seed, setting=setting,
-                                       seconds=time.perf_counter() - start)
-                        with open(path, "a") as f:
-                            f.write(json.dumps(figures) + "\n")
-                        log(f"{table} {seed} {kind} {setting}: val {figures['validation']:.3f} "
-                            f"test {figures['test']:.3f} best step "
-                            f"{figures['best_validation_step']} ({figures['seconds']:.0f} s)")
+                    size_of, overrides, near_identity = GRID[name]
+                    if (table, seed, kind, name) in done or (
+                            kind != "rad" and not near_identity):
+                        continue
+                    sizes = size_of(d)
+                    if kind == "rad":
+                        sizes["gating_hidden_units"] = 0
+                    start = time.perf_counter()
+                    figures = train_flow(kind, train, held, test, seed=seed, sizes=sizes,
+                                         jit_compile=False, near_identity=near_identity,
+                                         **overrides)
+                    figures.update(table=table, seed=seed, setting=name,
+                                   seconds=time.perf_counter() - start)
+                    with open(path, "a") as f:
+                        f.write(json.dumps(figures) + "\n")
+                    log(f"{table} {seed} {kind} {name}: val {figures['validation']:.3f} "
+                        f"test {figures['test']:.3f} best step "
+                        f"{figures['best_validation_step']} ({figures['seconds']:.0f} s)")
 
 
 def main(argv=None):
