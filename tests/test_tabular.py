@@ -221,6 +221,10 @@ def test_data_defaults_take_overrides_and_derive_the_rest_from_them():
             training.data_defaults(5_000, 4, **bad)
     with pytest.raises(ValueError, match="num_train must be a positive integer"):
         training.data_defaults(0, 4)
+    for kind, rate in training.DATA_LEARNING_RATES.items():
+        assert training.data_defaults(5_000, 4, kind).learning_rate == rate
+    with pytest.raises(ValueError, match="kind must be one of"):
+        training.data_defaults(5_000, 4, "maf")
 
 
 def test_training_with_the_defaults_keeps_the_best_validation_weights():
@@ -453,3 +457,12 @@ def test_whitened_rad_started_near_the_identity_is_the_gaussian(d, floatx):
         start_near_identity(model, beta=7.0)
     with pytest.raises(ValueError, match="no RAD folds"):
         start_near_identity(RealNVPFlow(2, num_layers=1))
+
+
+def test_data_architecture_grows_with_the_columns_and_builds_models():
+    widths = [training.data_architecture("real_nvp", d)["hidden_units"] for d in (2, 30, 64, 500)]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    assert training.data_architecture("rad", 4)["gating_hidden_units"] == 0
+    assert RADFlow(4, **training.data_architecture("rad", 4)).gatings[0] is None
+    with pytest.raises(ValueError, match="kind must be"):
+        training.data_architecture("maf", 4)

@@ -64,14 +64,16 @@ class DataDefaults:
         )
 
 
-DATA_LEARNING_RATE = 1e-3
+# Adam's initial learning rate on tables, by flow: RAD started near the identity has its
+# conditioners' output scale at 6 (models.initialization), so its steps are larger.
+DATA_LEARNING_RATES = {"rad": 1e-4, "real_nvp": 1e-3}
 DATA_PATIENCE = 20
 _MIN_BATCH, _MAX_BATCH = 32, 256
 _PASSES = 200
 _MIN_STEPS, _MAX_STEPS = 2_000, 20_000
 
 
-def data_defaults(num_train, num_columns, **overrides):
+def data_defaults(num_train, num_columns, kind="rad", **overrides):
     """Training settings for a table of `num_train` training rows and `num_columns` columns.
 
     With `n = num_train`:
@@ -81,7 +83,8 @@ def data_defaults(num_train, num_columns, **overrides):
     steps_per_pass P = n // B                          (one pass over the training rows)
     validate_every V = max(1, P // (patience + 1))     (patience = 20 checks)
     max_steps      S = V * ceil(clip(200 P, 2000, 20000) / V)
-    learning_rate  1e-3,  weight decay none,  best validation weights kept
+    learning_rate  1e-4 for RAD, 1e-3 for Real NVP (`DATA_LEARNING_RATES`)
+    weight decay none,  best validation weights kept
     ```
 
     So a check comes at least once per pass, and when a pass is long enough (`P >=
@@ -93,6 +96,7 @@ def data_defaults(num_train, num_columns, **overrides):
     Args:
       num_train: positive int, the training rows.
       num_columns: positive int, the columns.
+      kind: `"rad"` or `"real_nvp"`, the flow trained (sets the learning rate).
       **overrides: any field of `DataDefaults` to set instead of deriving it (the others
         are derived from it: e.g. `batch_size=64` changes `steps_per_pass` and what
         follows from it).
@@ -115,7 +119,9 @@ def data_defaults(num_train, num_columns, **overrides):
     for name in positive:
         if overrides.get(name) is not None:
             overrides[name] = validation.positive_int(overrides[name], name)
-    learning_rate = overrides.get("learning_rate") or DATA_LEARNING_RATE
+    if kind not in DATA_LEARNING_RATES:
+        raise ValueError(f"kind must be one of {sorted(DATA_LEARNING_RATES)}, got {kind!r}.")
+    learning_rate = overrides.get("learning_rate") or DATA_LEARNING_RATES[kind]
     if not validation.is_positive_number(learning_rate):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
     weight_decay = overrides.get("weight_decay")
@@ -133,6 +139,29 @@ def data_defaults(num_train, num_columns, **overrides):
         batch_size=batch, steps_per_pass=per_pass, validate_every=every, patience=patience,
         max_steps=max_steps, learning_rate=float(learning_rate), weight_decay=weight_decay,
     )
+
+
+def data_architecture(kind, num_columns):
+    """The flow sizes used on a table of `num_columns` columns (measured on real tables).
+
+    `num_layers = 6` coupling layers of `hidden_units = clip(2 d, 32, 128)` units; RAD
+    without gating networks (`gating_hidden_units = 0`). See docs/tabular.md for the
+    measurements behind them.
+
+    Args:
+      kind: `"rad"` or `"real_nvp"`.
+      num_columns: positive int `d`.
+
+    Returns:
+      A dict of keyword arguments for `RADFlow` or `RealNVPFlow`.
+    """
+    d = validation.positive_int(num_columns, "num_columns")
+    if kind not in ("rad", "real_nvp"):
+        raise ValueError(f"kind must be 'rad' or 'real_nvp', got {kind!r}.")
+    sizes = {"num_layers": 6, "hidden_units": int(min(128, max(32, 2 * d)))}
+    if kind == "rad":
+        sizes["gating_hidden_units"] = 0
+    return sizes
 
 
 class TrainingDivergedError(RuntimeError):
