@@ -466,3 +466,14 @@ def test_data_architecture_grows_with_the_columns_and_builds_models():
     assert RADFlow(4, **training.data_architecture("rad", 4)).gatings[0] is None
     with pytest.raises(ValueError, match="kind must be"):
         training.data_architecture("maf", 4)
+
+
+def test_comparison_says_plainly_when_the_flow_is_below_the_best_baseline():
+    results = [baselines.BaselineResult("gaussian", -3.0, -3.5, None, {}),
+               baselines.BaselineResult("kde", -2.0, -3.1, None, {})]
+    below = baselines.comparison(-3.3, results)
+    assert below["flow_below_best_baseline"] and below["best_baseline"] == "kde"
+    assert below["flow_minus_best_baseline"] == pytest.approx(-0.2)
+    assert below["message"].startswith("The flow is below the best baseline")
+    above = baselines.comparison(-3.0, results)
+    assert not above["flow_below_best_baseline"] and "above" in above["message"]

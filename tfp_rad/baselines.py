@@ -163,3 +163,34 @@ def fit_baselines(x_train, x_validation, x_test=None, seed=0, ridge=None):
 def best_on_validation(results):
     """The `BaselineResult` with the highest validation log-likelihood."""
     return max(results, key=lambda r: r.validation)
+
+
+def comparison(flow_validation, results):
+    """How a flow's validation log-likelihood compares with the baselines': a dict.
+
+    Returns `{"best_baseline": name, "best_baseline_validation": value,
+    "flow_minus_best_baseline": flow - best, "flow_below_best_baseline": bool,
+    "message": one sentence}`, the sentence saying plainly when the flow is below.
+    """
+    best = best_on_validation(results)
+    gap = float(flow_validation - best.validation)
+    below = gap < 0
+    if below:
+        message = (
+            f"The flow is below the best baseline on the validation rows: {best.name} "
+            f"{best.validation:.4f} against the flow's {flow_validation:.4f} nats/point "
+            f"({gap:+.4f}); prefer {best.name} for this table, or more data."
+        )
+    else:
+        message = (
+            f"The flow is above the best baseline on the validation rows ({best.name} "
+            f"{best.validation:.4f}, the flow {flow_validation:.4f}: {gap:+.4f} nats/point)."
+        )
+    return {
+        "best_baseline": best.name,
+        "best_baseline_validation": best.validation,
+        "flow_minus_best_baseline": gap,
+        "flow_below_best_baseline": below,
+        "message": message,
+    }
+

@@ -55,13 +55,8 @@ def fit(x, ridge=None):
     mean = x.mean(axis=0)
     centred = x - mean
     variance = np.mean(centred**2, axis=0)
-    constant = np.flatnonzero(~(variance > 0))
-    if constant.size:
-        raise ValueError(
-            f"Column {constant[0]} of the whitening data is constant (every value is "
-            f"{float(x[0, constant[0]])!r}): it has no density; drop it (or, for a discrete "
-            f"column, dequantize it). Constant columns: {constant.tolist()}."
-        )
+    refuse_constant_columns(x, variance, "Column", "whitening data",
+                            "drop it (or, for a discrete column, dequantize it)")
     covariance = centred.T @ centred / n
     if ridge is None:
         if n <= d:
@@ -74,6 +69,25 @@ def fit(x, ridge=None):
     else:
         covariance = covariance + ridge * np.diag(variance)
     return mean, np.linalg.cholesky(covariance)
+
+
+def refuse_constant_columns(x, spread, noun, data, advice):
+    """Raises `ValueError` naming the first column of `x` whose `spread` is not above 0.
+
+    Args:
+      x: the table `[n, d]`.
+      spread: `[d]` variances or standard deviations.
+      noun: what a column is called in the message ("Column", "Feature").
+      data: what the table is ("whitening data").
+      advice: what to do about it.
+    """
+    constant = np.flatnonzero(~(spread > 0))
+    if constant.size:
+        j = constant[0]
+        raise ValueError(
+            f"{noun} {j} of the {data} is constant (every value is {float(x[0, j])!r}): it "
+            f"has no density; {advice}. Constant {noun.lower()}s: {constant.tolist()}."
+        )
 
 
 def table(x, what):

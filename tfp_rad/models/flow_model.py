@@ -131,13 +131,9 @@ class FlowModel(keras.Model):
             raise ValueError("ridge applies to whiten=True only.")
         x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
         mean, scale = x.mean(axis=0), x.std(axis=0)
-        constant = np.flatnonzero(~(scale > 0))
-        if constant.size:
-            raise ValueError(
-                f"Feature {constant[0]} of the standardization data is constant (every "
-                f"value is {float(x[0, constant[0]])!r}), so it cannot be standardized and "
-                f"has no density; drop it. Constant features: {constant.tolist()}."
-            )
+        whitening.refuse_constant_columns(
+            x, scale, "Feature", "standardization data", "it cannot be standardized; drop it"
+        )
         self.feature_mean.assign(mean.astype(self.feature_mean.dtype))
         self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
 
