@@ -477,3 +477,20 @@ def test_comparison_says_plainly_when_the_flow_is_below_the_best_baseline():
     assert below["message"].startswith("The flow is below the best baseline")
     above = baselines.comparison(-3.0, results)
     assert not above["flow_below_best_baseline"] and "above" in above["message"]
+
+
+def test_large_tables_choose_baseline_settings_on_seeded_subsets(monkeypatch):
+    monkeypatch.setattr(baselines, "MAX_SELECTION_TRAIN", 60)
+    monkeypatch.setattr(baselines, "MAX_SELECTION_VALIDATION", 40)
+    x, v = correlated(200, seed=0), correlated(100, seed=1)
+    kde = baselines.KernelDensity(x, v, seed=3)
+    assert np.asarray(kde.kde.tree_.data).shape == (60, 3)
+    again = baselines.KernelDensity(x, v, seed=3)
+    np.testing.assert_array_equal(kde.log_prob(v), again.log_prob(v))
+    mixture = baselines.GaussianMixture(x, v, components=(2,), covariance_types=("full",))
+    refitted = mixture.mixture.means_
+    u = mixture.whitening.whiten(x)
+    from sklearn.mixture import GaussianMixture as Reference
+
+    np.testing.assert_allclose(
+        refitted, Reference(2, covariance_type="full", random_state=0).fit(u).means_)

@@ -18,6 +18,11 @@ per point) compares directly with a flow's on the same rows.
   chosen on the validation rows among `BANDWIDTH_FACTORS` times Scott's rule
   `n^(-1/(d+4))`.
 
+On large tables the choices are made on seeded subsets: at most `MAX_SELECTION_TRAIN`
+training rows fit the candidate settings and at most `MAX_SELECTION_VALIDATION`
+validation rows score them; the chosen mixture is then refitted to all the training
+rows, and the KDE keeps its subset (its cost per point evaluated grows with its rows).
+
 `fit_baselines` fits all three and returns their `BaselineResult`s.
 """
 
@@ -31,6 +36,16 @@ COMPONENTS = (1, 2, 3, 5, 8, 12, 20)
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 BANDWIDTH_FACTORS = tuple(np.geomspace(0.05, 2.0, 14).round(4))
 MIN_ROWS_PER_COMPONENT = 10
+MAX_SELECTION_TRAIN = 10_000
+MAX_SELECTION_VALIDATION = 5_000
+
+
+def _subset(u, at_most, seed):
+    """`u`, or a seeded subset of `at_most` of its rows (in their order)."""
+    if len(u) <= at_most:
+        return u
+    rows = np.sort(np.random.default_rng(seed).choice(len(u), at_most, replace=False))
+    return u[rows]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +97,11 @@ class GaussianMixture:
         from sklearn.mixture import GaussianMixture as SklearnMixture
 
         self.whitening = Gaussian(x_train, ridge)
-        u_train, u_validation = self.whitening.whiten(x_train), self.whitening.whiten(x_validation)
-        most = max(1, len(u_train) // MIN_ROWS_PER_COMPONENT)
+        u_all = self.whitening.whiten(x_train)
+        u_train = _subset(u_all, MAX_SELECTION_TRAIN, seed)
+        u_validation = _subset(self.whitening.whiten(x_validation), MAX_SELECTION_VALIDATION,
+                               seed)
+        most = max(1, len(u_all) // MIN_ROWS_PER_COMPONENT)
         best = None
         for k in [k for k in components if k <= most] or [1]:
             for kind in covariance_types:
@@ -93,6 +111,11 @@ class GaussianMixture:
                 if best is None or score > best[0]:
                     best = (score, mixture, {"components": k, "covariance_type": kind})
         _, self.mixture, self.settings = best
+        if len(u_train) < len(u_all):
+            self.mixture = SklearnMixture(
+                self.settings["components"], covariance_type=self.settings["covariance_type"],
+                random_state=seed,
+            ).fit(u_all)
 
     def log_prob(self, x):
         return self.mixture.score_samples(self.whitening.whiten(x)) - whitening.log_det(
@@ -104,11 +127,13 @@ class KernelDensity:
 
     name = "kde"
 
-    def __init__(self, x_train, x_validation, factors=BANDWIDTH_FACTORS, ridge=None):
+    def __init__(self, x_train, x_validation, factors=BANDWIDTH_FACTORS, ridge=None, seed=0):
         from sklearn.neighbors import KernelDensity as SklearnKernelDensity
 
         self.whitening = Gaussian(x_train, ridge)
-        u_train, u_validation = self.whitening.whiten(x_train), self.whitening.whiten(x_validation)
+        u_train = _subset(self.whitening.whiten(x_train), MAX_SELECTION_TRAIN, seed)
+        u_validation = _subset(self.whitening.whiten(x_validation), MAX_SELECTION_VALIDATION,
+                               seed)
         n, d = u_train.shape
         scott = n ** (-1.0 / (d + 4))
         best = None
@@ -155,7 +180,7 @@ def fit_baselines(x_train, x_validation, x_test=None, seed=0, ridge=None):
     models = [
         Gaussian(x_train, ridge),
         GaussianMixture(x_train, x_validation, seed=seed, ridge=ridge),
-        KernelDensity(x_train, x_validation, ridge=ridge),
+        KernelDensity(x_train, x_validation, ridge=ridge, seed=seed),
     ]
     return [result(m, x_train, x_validation, x_test) for m in models]
 
