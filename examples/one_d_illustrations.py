@@ -6,7 +6,7 @@ Usage: python examples/one_d_illustrations.py [output folder, default docs/figur
 import pathlib
 import sys
 
-from tfp_rad import illustrations
+from tfp_rad.experiments import illustrations
 
 folder = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "docs/figures/one_d")
 folder.mkdir(parents=True, exist_ok=True)

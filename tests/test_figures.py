@@ -5,7 +5,8 @@ import os
 import matplotlib.image
 import numpy as np
 
-from tfp_rad import datasets, figures
+from tfp_rad import datasets
+from tfp_rad.experiments import figures
 from tfp_rad.models import RADFlow, RealNVPFlow
 
 

@@ -71,8 +71,8 @@ def test_bits_per_dim_of_the_uniform_density_is_log2_of_the_levels():
 
 
 def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
-    from tfp_rad import high_dimensional_study as study
-    from tfp_rad import reproduce
+    from tfp_rad.experiments import highdim as study
+    from tfp_rad.experiments.run_store import RunStoreError
 
     output = str(tmp_path / "highdim")
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
@@ -88,5 +88,5 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     # A second invocation trains nothing; one of other settings is refused.
     monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("retrained a run"))
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
-    with pytest.raises(reproduce.ReproduceError, match="50 steps"):
+    with pytest.raises(RunStoreError, match="50 steps"):
         study.run(output, problems=["mixture16"], seeds=[0], steps=100)

@@ -12,7 +12,9 @@ from conftest import randomize, randomize_rad
 from test_rad_distribution import assert_far_from_uniform, grid_2d
 
 import tfp_rad
-from tfp_rad import cli, datasets, studies
+from tfp_rad import datasets
+from tfp_rad.cli import main as cli
+from tfp_rad.experiments import studies
 from tfp_rad.models import HybridFlow, RADFlow, RealNVPFlow
 from tfp_rad.models.real_nvp_flow import real_nvp_coupling
 
@@ -310,4 +312,4 @@ def test_gating_study_writes_runs_and_table_then_resumes(tmp_path, capsys):
     assert (tmp_path / "table.md").read_text() == table
     with pytest.raises(SystemExit):
         cli.main(["study", "hybrid", "--table-only", "--output", output])  # gating runs
-    assert "not a problem and model of the protocol" in capsys.readouterr().err
+    assert "not a problem and model of `tfp-rad study hybrid`" in capsys.readouterr().err

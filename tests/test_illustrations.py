@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tfp_rad import PiecewiseFold, illustrations
+from tfp_rad import PiecewiseFold
+from tfp_rad.experiments import illustrations
 
 
 def assert_png(path):

@@ -324,3 +324,46 @@ def test_base_of_the_wrong_event_shape_is_rejected():
     rad = RADDistribution(tfd.MultivariateNormalDiag(loc=tf.zeros(2)), fold)
     with pytest.raises(ValueError, match="event size 2"):
         rad.log_prob(np.zeros((4, 3), np.float32))
+
+
+# ------------------------------------------------------------------------------------------
+# TFP conventions: batch slicing and CompositeTensor.
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_slicing_slices_the_base_and_keeps_the_fold(dtype):
+    fold = PiecewiseFold(2, dtype=dtype)
+    randomize(fold, seed=3)
+    loc = np.random.default_rng(0).normal(size=(4, 2)).astype(dtype)
+    inner = RADDistribution(tfd.MultivariateNormalDiag(loc=loc), fold)
+    outer_fold = PiecewiseFold(2, dtype=dtype)
+    randomize(outer_fold, seed=4)
+    deep = RADDistribution(inner, outer_fold)
+    x = np.random.default_rng(1).normal(size=(7, 4, 2)).astype(dtype)
+    for rad in (inner, deep):
+        assert rad.batch_shape == [4] and rad[1:3].batch_shape == [2] and rad[0].batch_shape == []
+        np.testing.assert_allclose(rad[1:3].log_prob(x[:, 1:3]), rad.log_prob(x)[:, 1:3],
+                                   rtol=1e-6)
+        np.testing.assert_allclose(rad[0].log_prob(x[:, 0]), rad.log_prob(x)[:, 0], rtol=1e-6)
+        assert rad[::2].fold is rad.fold
+        assert rad[::2].sample(3, seed=(1, 2)).shape == [3, 2, 2]
+
+
+def test_a_flow_distribution_passed_to_a_tf_function_traces_once_and_sees_new_weights():
+    model = random_flow(2, seed=5)
+    x = np.random.default_rng(2).normal(size=(6, 2)).astype(np.float32)
+    traces = []
+
+    @tf.function
+    def log_prob(distribution, points):
+        traces.append(None)
+        return distribution.log_prob(points)
+
+    assert isinstance(model.distribution, tf.__internal__.CompositeTensor)
+    first = log_prob(model.distribution, x)
+    np.testing.assert_allclose(first, model.log_prob(x), rtol=1e-5)
+    randomize_rad(model, seed=6)  # new weights, same distribution structure
+    second = log_prob(model.distribution, x)
+    assert len(traces) == 1
+    np.testing.assert_allclose(second, model.log_prob(x), rtol=1e-5)
+    assert not np.allclose(first, second)

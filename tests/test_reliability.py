@@ -21,7 +21,8 @@ import tensorflow as tf
 from conftest import randomize, randomize_rad
 
 import tfp_rad
-from tfp_rad import cli, datasets, training
+from tfp_rad import datasets, training
+from tfp_rad.cli import main as cli
 from tfp_rad.fold import PiecewiseFold
 from tfp_rad.models import FlowModel, HybridFlow, RADFlow, RealNVPFlow, ShiftAndLogScale
 from tfp_rad.models.rad_flow import RADStack

@@ -11,7 +11,11 @@ import keras
 import numpy as np
 import pytest
 
-from tfp_rad import cli, reproduce, training
+from tfp_rad import datasets, training
+from tfp_rad.cli import main as cli
+from tfp_rad.experiments import paper as reproduce
+from tfp_rad.experiments import run_store
+from tfp_rad.versions import versions
 
 FAST = dict(steps=20, num_train=600, num_test=600, jit_compile=False, verbose=0)
 FAST_ARGS = ["--steps", "20", "--num-train", "600", "--num-test", "600", "--no-jit"]
@@ -47,11 +51,11 @@ def test_writes_runs_models_and_table_then_resumes_without_redoing(tmp_path):
             records[name] = json.load(f)
         record = records[name]
         assert record["config"]["steps"] == 20 and record["config"]["num_layers"] == 6
-        assert record["versions"] == cli.versions()
+        assert record["versions"] == versions()
         assert np.isfinite(record["test_log_likelihood"]) and record["wall_seconds"] > 0
         model = keras.saving.load_model(tmp_path / "models" / f"{name}.keras")
         assert model.count_params() == record["parameters"]
-        _, x_test = cli.train_test_data("two_moons", 600, 600, seed=0)
+        _, x_test = datasets.train_test_data("two_moons", 600, 600, seed=0)
         np.testing.assert_allclose(
             training.mean_log_likelihood(model, x_test), record["test_log_likelihood"], rtol=1e-5
         )
@@ -61,7 +65,7 @@ def test_writes_runs_models_and_table_then_resumes_without_redoing(tmp_path):
     assert "gating_hidden_units" not in records["two_moons-real_nvp-seed0"]["config"]
 
     table = (tmp_path / "table.md").read_text()
-    assert "--steps 20" in table and cli.versions()["tensorflow"] in table
+    assert "--steps 20" in table and versions()["tensorflow"] in table
     for title in ("Test", "Train"):
         header, *rows = table_rows(table, title)
         assert header == [
@@ -138,7 +142,7 @@ def fake_run(output, problem, model, seed, test, steps=20, **gating):
         "versions": {"tensorflow": "9.9"},
     }
     os.makedirs(output / "runs", exist_ok=True)
-    name = reproduce.run_name(problem, model, seed)
+    name = run_store.run_name(problem, model, seed)
     (output / "runs" / f"{name}.json").write_text(json.dumps(record))
 
 

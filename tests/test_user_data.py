@@ -12,7 +12,8 @@ import tensorflow as tf
 from conftest import randomize, randomize_rad
 
 import tfp_rad
-from tfp_rad import cli, training
+from tfp_rad import training
+from tfp_rad.cli import main as cli
 from tfp_rad.data_files import load_points, save_points
 from tfp_rad.models import RADFlow, RealNVPFlow
 

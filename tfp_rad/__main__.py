@@ -2,6 +2,6 @@
 
 import sys
 
-from tfp_rad.cli import main
+from tfp_rad.cli.main import main
 
 sys.exit(main())

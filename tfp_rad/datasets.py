@@ -62,7 +62,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad import validation
+from tfp_rad import catalog, validation
 
 tfd = tfp.distributions
 
@@ -135,16 +135,8 @@ def _many_moons():
     return np.concatenate(arcs), 0.08
 
 
-_BUILDERS = {
-    "grid": _grid,
-    "ring": _ring,
-    "two_moons": _two_moons,
-    "two_circles": _two_circles,
-    "spiral": _spiral,
-    "many_moons": _many_moons,
-}
-
-NAMES = tuple(_BUILDERS)
+NAMES = catalog.PROBLEMS
+_BUILDERS = dict(zip(NAMES, (_grid, _ring, _two_moons, _two_circles, _spiral, _many_moons)))
 
 
 def _check_name(name):
@@ -236,3 +228,13 @@ def oracle_log_likelihood(name, x):
     for start in range(0, len(points), _ORACLE_CHUNK):
         total += float(tf.reduce_sum(distribution.log_prob(points[start:start + _ORACLE_CHUNK])))
     return total / len(points)
+
+
+def train_test_data(name, num_train, num_test, seed):
+    """The training and test sets of run seed `seed` of a problem: `(x_train, x_test)`.
+
+    They are drawn (`load`) with data seeds `2 seed + 1` and `2 seed + 2`: the test set is
+    fresh points, and different run seeds never share a dataset. `tfp-rad train --seed`,
+    the paper protocol and the studies all draw their data so.
+    """
+    return load(name, num_train, seed=2 * seed + 1), load(name, num_test, seed=2 * seed + 2)

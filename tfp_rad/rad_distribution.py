@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import parameter_properties
 
 from tfp_rad import validation
 from tfp_rad.philox_sampling import sample_categorical
@@ -25,7 +26,7 @@ class LayerInference(NamedTuple):
     k: tf.Tensor
 
 
-class RADDistribution(tfd.Distribution):
+class RADDistribution(tfd.distribution.AutoCompositeTensorDistribution):
     """The distribution of `x` when `z ~ base`, `k ~ p(k | z)`, `x = unfold(z, k)`.
 
     #### Mathematical Details
@@ -119,6 +120,12 @@ class RADDistribution(tfd.Distribution):
                 parameters=parameters,
                 name=name,
             )
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        # The base carries the batch shape; the fold and the gating are shared by every
+        # batch member, so slicing (`rad[1:3]`) slices the base alone.
+        return dict(base_distribution=parameter_properties.BatchedComponentProperties())
 
     @property
     def base_distribution(self):

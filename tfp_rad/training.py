@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_rad import saving, validation
+from tfp_rad import catalog, saving, validation
 
-DECAYS = ("cosine", "none")
+DECAYS = catalog.DECAYS
+LEARNING_RATE = catalog.LEARNING_RATE
 MAX_STEPS_PER_EPOCH = 500
 _VALIDATION_BATCH = 10_000
 SETTINGS_FILE = "settings.json"
@@ -173,7 +174,7 @@ def fit_steps(
     x,
     steps,
     batch_size=500,
-    learning_rate=5e-3,
+    learning_rate=LEARNING_RATE,
     decay="cosine",
     seed=0,
     steps_per_epoch=None,

@@ -7,7 +7,6 @@ rather than a NaN loss or a traceback from deep inside a graph.
 import numbers
 
 import numpy as np
-import tensorflow as tf
 
 
 def positive_int(value, name):
@@ -90,6 +89,8 @@ def points_array(x, event_size, dtype, what="data"):
 
 def is_array_like(x):
     """True for data that `points_array` can check (numpy, lists, eager tensors)."""
+    import tensorflow as tf  # here, so that the command line's checks need no TensorFlow
+
     return isinstance(x, (np.ndarray, list, tuple)) or (
         tf.is_tensor(x) and hasattr(x, "numpy")
     )

@@ -17,15 +17,16 @@ import time
 
 import keras
 
-from tfp_rad import cli, datasets, reproduce, training
+from tfp_rad import datasets, training
+from tfp_rad.experiments import paper
+from tfp_rad.models import make_flow
 
 
 def main(problem, model_name, seed):
-    train, test = cli.train_test_data(problem, 10_000, 10_000, seed)
+    train, test = datasets.train_test_data(problem, 10_000, 10_000, seed)
     validation = datasets.load(problem, 10_000, seed=1000 + seed)
     keras.utils.set_random_seed(seed)
-    model = cli.make_model(model_name, 2, reproduce.NUM_LAYERS,
-                           reproduce.HIDDEN_UNITS[model_name])
+    model = make_flow(model_name, 2, paper.NUM_LAYERS, paper.HIDDEN_UNITS[model_name])
     curve = []
 
     class Record(keras.callbacks.Callback):

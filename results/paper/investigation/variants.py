@@ -51,8 +51,8 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfp_rad import cli, datasets, training  # noqa: E402
-from tfp_rad.models import RADFlow  # noqa: E402
+from tfp_rad import datasets, training  # noqa: E402
+from tfp_rad.models import RADFlow, make_flow  # noqa: E402
 
 
 def main(problem, variant, seed, model_kind="rad"):
@@ -67,7 +67,7 @@ def main(problem, variant, seed, model_kind="rad"):
         if problem != "two_moons":
             raise ValueError("noise=S is a variant of two_moons only")
         datasets._BUILDERS[problem] = functools.partial(datasets._two_moons, 400, float(value))
-    x_train, x_test = cli.train_test_data(problem, 10_000, 10_000, seed)
+    x_train, x_test = datasets.train_test_data(problem, 10_000, 10_000, seed)
     x_val = datasets.load(problem, 10_000, seed=1000 + seed)
     keras.utils.set_random_seed(seed)
     if kind == "linear":
@@ -87,7 +87,7 @@ def main(problem, variant, seed, model_kind="rad"):
     if kind == "gating":
         model = RADFlow(2, num_layers=6, hidden_units=8, gating_hidden_units=int(value))
     else:
-        model = cli.make_model(model_kind, 2, 6, None, standardize=kind == "std")
+        model = make_flow(model_kind, 2, 6, None, standardize=kind == "std")
     if kind == "std":
         model.adapt(x_train)
     if kind == "minp":

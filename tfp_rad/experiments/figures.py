@@ -1,4 +1,4 @@
-"""The paper's 2-D figures, drawn from saved models: `tfp-rad plot`.
+"""The paper's 2-D figures, drawn from the saved models of the paper protocol (`tfp-rad plot`).
 
 For each problem (journal paper, Figs. 11-14):
 
@@ -12,45 +12,43 @@ For each problem (journal paper, Figs. 11-14):
   `x2 -> z2` at a few values of the pass-through `x1`, and its output coloured by `k`.
 """
 
-import argparse
 import os
 
 import numpy as np
 
-from tfp_rad import cli, datasets, plotting, reproduce
+from tfp_rad import catalog, datasets, plotting
+from tfp_rad.experiments import run_store
 
-MODEL_TITLES = {"rad": "RAD", "real_nvp": "Real NVP"}
+def draw_figures(runs, problems, seed, num_points, output):
+    """Draws every figure of every problem whose models are saved under `runs`.
 
+    Args:
+      runs: an output directory of the paper protocol (`paper.run`), with `models/`.
+      problems: names from `catalog.PROBLEMS`.
+      seed: which seed's models to draw; the test points are that seed's.
+      num_points: how many test points to draw.
+      output: the figures' directory (created).
 
-def add_parser(subparsers):
-    """Registers `tfp-rad plot` on the CLI's subparsers."""
-    parser = subparsers.add_parser(
-        "plot",
-        help="draw the paper's figures from the models saved by `tfp-rad reproduce`",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--runs", default="results/paper", help="a reproduce --output folder")
-    parser.add_argument("--problems", nargs="+", default=list(datasets.NAMES))
-    parser.add_argument("--seed", type=int, default=0, help="which seed's models to draw")
-    parser.add_argument("--num-points", type=int, default=5000)
-    parser.add_argument("--output", default="docs/figures")
-    parser.set_defaults(run=run_plot)
+    Returns:
+      `{problem: [paths written]}`; a problem without saved models maps to `[]`.
 
-
-def run_plot(args):
-    """Draws every figure for every problem whose models are on disk."""
-    for problem in args.problems:
-        if problem not in datasets.NAMES:
-            raise argparse.ArgumentTypeError(f"unknown problem {problem!r}: {datasets.NAMES}")
-    for problem in args.problems:
-        models = load_models(args.runs, problem, args.seed)
+    Raises:
+      ValueError: for an unknown problem.
+    """
+    for problem in problems:
+        if problem not in catalog.PROBLEMS:
+            raise ValueError(
+                f"Unknown problem {problem!r}; valid problems are {', '.join(catalog.PROBLEMS)}."
+            )
+    written = {}
+    for problem in problems:
+        models = load_models(runs, problem, seed)
         if not models:
-            print(f"{problem}: no saved models for seed {args.seed} in {args.runs}; skipped.")
+            written[problem] = []
             continue
-        _, x_test = cli.train_test_data(problem, 10, args.num_points, args.seed)
-        written = draw_problem(problem, models, x_test, args.output, args.seed)
-        print(f"{problem}: wrote {', '.join(os.path.basename(p) for p in written)}")
-    return 0
+        _, x_test = datasets.train_test_data(problem, 10, num_points, seed)
+        written[problem] = draw_problem(problem, models, x_test, output, seed)
+    return written
 
 
 def load_models(runs, problem, seed):
@@ -58,8 +56,8 @@ def load_models(runs, problem, seed):
     from tfp_rad.saving import load_model
 
     models = {}
-    for name in cli.MODELS:
-        path = os.path.join(runs, "models", reproduce.run_name(problem, name, seed) + ".keras")
+    for name in catalog.MODEL_KINDS:
+        path = os.path.join(runs, "models", run_store.run_name(problem, name, seed) + ".keras")
         if os.path.exists(path):
             models[name] = load_model(path)
     return models
@@ -95,12 +93,12 @@ def samples_figure(problem, models, x_test, bounds, path, seed=0):
     n = len(x_test)
     top = [("data", plotting.scatter(x_test))]
     top += [
-        (f"{MODEL_TITLES[name]} samples", plotting.scatter(model.sample(n, seed=seed).numpy()))
+        (f"{catalog.MODEL_NAMES[name]} samples", plotting.scatter(model.sample(n, seed=seed).numpy()))
         for name, model in models.items()
     ]
     truth = datasets.get(problem, dtype="float64")
     grids = [("true density", truth.log_prob)] + [
-        (f"{MODEL_TITLES[name]} density", model.log_prob) for name, model in models.items()
+        (f"{catalog.MODEL_NAMES[name]} density", model.log_prob) for name, model in models.items()
     ]
     densities = [np.exp(plotting.log_prob_grid(fn, bounds)[1]) for _, fn in grids]
     vmax = float(densities[0].max())
@@ -113,7 +111,7 @@ def latent_figure(problem, models, x_test, colors, path):
     row = []
     for name, model in models.items():
         z = np.asarray(model.infer_layers(x_test)[-1].z)
-        row.append((f"{MODEL_TITLES[name]} latent", plotting.on_standard_normal(z, colors)))
+        row.append((f"{catalog.MODEL_NAMES[name]} latent", plotting.on_standard_normal(z, colors)))
     plotting.save_panels([row], path, (-4.0, 4.0), title=f"{problem}: Gaussianized test points")
 
 
@@ -122,7 +120,7 @@ def inference_figure(problem, models, x_test, colors, path):
     rows = []
     for name, model in models.items():
         steps = model.infer_layers(x_test)
-        row = [(f"{MODEL_TITLES[name]}: data", plotting.scatter(x_test, colors))]
+        row = [(f"{catalog.MODEL_NAMES[name]}: data", plotting.scatter(x_test, colors))]
         for i, step in enumerate(steps):
             z = np.asarray(step.z)
             row.append((f"after layer {i + 1}", _autoscaled(plotting.scatter(z, colors), z)))

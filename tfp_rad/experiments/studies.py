@@ -1,4 +1,4 @@
-"""`tfp-rad study`: studies beyond the paper, resumable like `tfp-rad reproduce`.
+"""Studies beyond the paper, resumable like the paper protocol (`tfp-rad study`).
 
 * `hybrid`: on every problem of `tfp_rad.datasets`, pure RAD (`RADFlow`, 6 layers of 8
   hidden units), pure Real NVP (`RealNVPFlow`, 6 layers) and a `HybridFlow` that
@@ -9,10 +9,10 @@
   spiral with gating networks of 0 (none: `s(z) = 0`), 2, 8 and 32 hidden units.
 
 A run is one (problem, model, seed): trained with `training.fit_steps` on the data of
-`cli.train_test_data` (by default 10,000 Adam steps of batch 500 at learning rate 5e-3 with
+`datasets.train_test_data` (by default 10,000 Adam steps of batch 500 at learning rate 5e-3 with
 cosine decay, 10,000 training and 10,000 fresh test points) and written as
-`<output>/runs/<problem>-<model>-seed<k>.json` (as `tfp-rad reproduce` writes its runs,
-without the models), then `<output>/table.md` is rewritten from the JSONs: the command,
+`<output>/runs/<problem>-<model>-seed<k>.json` (`run_store`, as the paper protocol writes
+its runs, without the models), then `<output>/table.md` is rewritten from the JSONs: the command,
 the machines, each model's architecture and parameter count, and the test and train
 log-likelihoods as mean ± std over seeds (n seeds) next to the true density's. A killed
 study resumes where it stopped; an output directory of other settings is refused.
@@ -26,7 +26,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from tfp_rad import cli, datasets, models, reproduce
+from tfp_rad import catalog
+from tfp_rad.experiments import protocol, run_store, tables
 
 STEPS = 10_000
 NUM_LAYERS = 6
@@ -59,6 +60,8 @@ class Study(NamedTuple):
 
 def build_model(architecture):
     """The 2-D model of `architecture`: `models.<class>(2, **keyword arguments)`."""
+    from tfp_rad import models
+
     keywords = dict(architecture)
     return getattr(models, keywords.pop("class"))(2, **keywords)
 
@@ -134,7 +137,7 @@ STUDIES = {
         "data side (rad, real_nvp, rad, ...), the RAD layers as in RAD. The Real NVP "
         "conditioners' width is chosen to bring each model's parameter count closest to "
         "RAD's.",
-        datasets.NAMES,
+        catalog.PROBLEMS,
         _hybrid_models,
     ),
     "gating": Study(
@@ -165,7 +168,7 @@ def run(
     steps=STEPS,
     jit_compile=True,
     verbose=1,
-    **protocol,
+    **training_settings,
 ):
     """Trains the study's unfinished runs one by one, keeping `<output>/table.md` current.
 
@@ -175,20 +178,20 @@ def run(
     Args:
       study: `"hybrid"` or `"gating"`.
       output: the output directory; None means `default_output(study)`.
-      problems: names from `datasets.NAMES`; None means the study's.
+      problems: names from `catalog.PROBLEMS`; None means the study's.
       models: names of the study's models; None means all of them.
-      seeds: non-empty integers in `[0, reproduce.MAX_SEED]`.
+      seeds: non-empty integers in `[0, protocol.MAX_SEED]`.
       steps: Adam steps per run (`training.fit_steps`).
       jit_compile: train with XLA.
       verbose: 0 silent, 1 or 2 for Keras progress bars.
-      **protocol: `batch_size`, `learning_rate`, `decay`, `num_train`, `num_test`, as
-        in `reproduce.run` and with its defaults.
+      **training_settings: `batch_size`, `learning_rate`, `decay`, `num_train`, `num_test`, as
+        in `paper.run` and with its defaults.
 
     Returns:
       The names of the runs this call trained, in order.
 
     Raises:
-      ValueError: for bad sizes or learning rate; `reproduce.ReproduceError` (a
+      ValueError: for bad sizes or learning rate; `run_store.RunStoreError` (a
         `ValueError`) for an unknown study, problem or model, bad seeds, or an output
         directory with runs of other settings. Nothing is trained or written then.
       TypeError: for another keyword argument.
@@ -196,20 +199,20 @@ def run(
     study = _study(study)
     output = output or default_output(study.name)
     default_problems = study.problems if problems is None else problems
-    problems = reproduce.unique_names(default_problems, datasets.NAMES, "problem")
+    problems = protocol.unique_names(default_problems, catalog.PROBLEMS, "problem")
     chosen = _models(study, models)
-    seeds = reproduce.unique_seeds(seeds)
-    settings = reproduce.protocol_settings(steps, **protocol)
+    seeds = protocol.unique_seeds(seeds)
+    settings = protocol.protocol_settings(steps, **training_settings)
     for path, record in _load_runs(study, output).items():
         _check(study, path, record["config"], settings, "this invocation")
-    reproduce.prepare_directories(output, "runs")
+    run_store.prepare_directories(output, "runs")
     plan = [
         _config(study, problem, model, seed, settings)
         for seed in seeds
         for problem in problems
         for model in chosen
     ]
-    return reproduce.train_pending(
+    return run_store.train_pending(
         output,
         plan,
         lambda config, machine: _train(config, output, machine, jit_compile, verbose),
@@ -223,19 +226,19 @@ def write_table(study, output=None):
     """Writes `<output>/table.md` from the study's run JSONs alone; returns its path.
 
     Raises:
-      reproduce.ReproduceError: when there are no finished runs, or they are not of one
+      run_store.RunStoreError: when there are no finished runs, or they are not of one
         protocol.
     """
     study = _study(study)
     output = output or default_output(study.name)
     records = list(_load_runs(study, output).values())
     if not records:
-        raise reproduce.ReproduceError(
+        raise run_store.RunStoreError(
             f"No finished runs in {os.path.join(output, 'runs')}: nothing to tabulate. "
             f"Run `tfp-rad study {study.name}` first."
         )
-    path = os.path.join(output, "table.md")
-    reproduce.write_text_atomically(path, _format_table(study, records, output))
+    path = os.path.join(output, tables.TABLE_FILE)
+    run_store.write_text_atomically(path, _format_table(study, records, output))
     return path
 
 
@@ -248,38 +251,38 @@ def _format_table(study, records, output):
     std over seeds (n seeds), and the true density's log-likelihood on the same points
     (the oracle, mean over seeds; every model of a seed sees the same data).
     """
-    settings = {key: records[0]["config"][key] for key in reproduce.SETTINGS}
-    reference = reproduce.run_path(output, records[0]["config"])
+    settings = {key: records[0]["config"][key] for key in protocol.SETTINGS}
+    reference = run_store.run_path(output, records[0]["config"])
     for record in records[1:]:
-        path = reproduce.run_path(output, record["config"])
+        path = run_store.run_path(output, record["config"])
         _check(study, path, record["config"], settings, reference)
     names = [model.name for model in study.models()]
-    problems = reproduce.present(records, "problem", datasets.NAMES)
-    present = [m for m in study.models() if m.name in reproduce.present(records, "model", names)]
+    problems = tables.present(records, "problem", catalog.PROBLEMS)
+    present = [m for m in study.models() if m.name in tables.present(records, "model", names)]
     seeds = sorted({record["config"]["seed"] for record in records})
     command = ["tfp-rad", "study", study.name, "--problems", *problems]
     command += ["--models", *(m.name for m in present), "--steps", str(settings["steps"])]
     command += ["--seeds", *map(str, seeds), "--output", output]
-    command += reproduce.settings_arguments(settings)
+    command += protocol.settings_arguments(settings)
     lines = [
         f"# {study.title}",
         "",
         study.description,
         "",
         f"- Command: `{shlex.join(command)}`",
-        *(f"- Machine: {machine}" for machine in reproduce.machines(records)),
-        f"- Steps: {reproduce.steps_description(settings)} The paper protocol "
+        *(f"- Machine: {machine}" for machine in tables.machines(records)),
+        f"- Steps: {protocol.steps_description(settings)} The paper protocol "
         f"(`tfp-rad reproduce`, `results/paper/`) trains for {PAPER_STEPS} steps.",
         "",
         "## Models",
         "",
     ]
-    lines += reproduce.markdown_table(
+    lines += tables.markdown_table(
         ["model", "architecture", "parameters", "training seconds per run (mean)"],
         [_model_row(model, records) for model in present],
     )
-    lines += ["", f"{reproduce.LOG_LIKELIHOOD_NOTE} Higher is better."]
-    lines += reproduce.log_likelihood_tables(
+    lines += ["", f"{tables.LOG_LIKELIHOOD_NOTE} Higher is better."]
+    lines += tables.log_likelihood_tables(
         ["problem", *(m.label for m in present), "oracle"],
         lambda split: [_row(records, problem, present, split) for problem in problems],
     )
@@ -307,59 +310,18 @@ def _row(records, problem, present, split):
     return [
         problem,
         *(
-            reproduce.mean_std([r[key] for r in runs if r["config"]["model"] == model.name])
+            tables.mean_std([r[key] for r in runs if r["config"]["model"] == model.name])
             for model in present
         ),
         f"{np.mean(list(oracle.values())):.3f}",
     ]
 
 
-def add_parser(subparsers):
-    """Adds the `study` subcommand to the `tfp-rad` parser's `subparsers`."""
-    parser = subparsers.add_parser(
-        "study",
-        help="studies beyond the paper: hybrid RAD/Real NVP stacks, gating capacity",
-        description=(
-            "Trains the models of a study on the 2-D problems, one JSON per run under "
-            "OUTPUT/runs, and writes OUTPUT/table.md. hybrid: RAD, Real NVP and a "
-            "RAD/Real NVP HybridFlow at an equal parameter budget; gating: RAD with gating "
-            "networks of 0, 2, 8 and 32 hidden units. Finished runs are skipped, so a "
-            "killed study resumes where it stopped; an OUTPUT with runs of other settings "
-            "is refused."
-        ),
-    )
-    parser.add_argument("study", choices=sorted(STUDIES))
-    parser.add_argument(
-        "--problems", nargs="+", default=None, choices=datasets.NAMES, metavar="PROBLEM",
-        help="default: all six for hybrid, two_moons spiral for gating",
-    )
-    parser.add_argument(
-        "--models", nargs="+", default=None, metavar="MODEL",
-        help="default: all of the study's (hybrid: rad real_nvp hybrid; gating: "
-        + " ".join(f"gating{g}" for g in GATING_HIDDEN_UNITS) + ")",
-    )
-    reproduce.add_protocol_arguments(parser, STEPS, None, "default results/beyond/STUDY")
-    parser.set_defaults(run=functools.partial(_command, parser))
-
-
-def _command(parser, args):
-    """Runs `tfp-rad study`; a `ReproduceError` becomes an argparse error (exit 2)."""
-    args.output = args.output or default_output(args.study)
-    return reproduce.run_command(
-        parser,
-        args,
-        functools.partial(run, args.study),
-        functools.partial(write_table, args.study),
-        problems=args.problems,
-        models=args.models,
-    )
-
-
 def _study(study):
     if isinstance(study, Study):
         return study
     if study not in STUDIES:
-        raise reproduce.ReproduceError(
+        raise run_store.RunStoreError(
             f"Unknown study {study!r}; the studies are {', '.join(sorted(STUDIES))}."
         )
     return STUDIES[study]
@@ -369,13 +331,17 @@ def _models(study, names):
     """The study's models named in `names` (all for None), in the study's order."""
     everything = study.models()
     valid = [model.name for model in everything]
-    chosen = reproduce.unique_names(valid if names is None else names, valid, "model")
+    chosen = protocol.unique_names(valid if names is None else names, valid, "model")
     return [model for model in everything if model.name in chosen]
 
 
 def _load_runs(study, output):
     names = [model.name for model in study.models()]
-    return reproduce.load_runs(output, names, f"tfp-rad study {study.name}")
+    return run_store.load_runs(
+        output, catalog.PROBLEMS, names, f"tfp-rad study {study.name}",
+        required=protocol.RESULTS,
+        required_config=protocol.SETTINGS,
+    )
 
 
 def _config(study, problem, model, seed, settings):
@@ -391,18 +357,18 @@ def _config(study, problem, model, seed, settings):
 
 
 def _check(study, path, config, settings, reference):
-    """Raises `ReproduceError` unless the run at `path` is of this study and `settings`."""
+    """Raises `RunStoreError` unless the run at `path` is of this study and `settings`."""
     model = next(m for m in study.models() if m.name == config["model"])
     expected = _config(study, config["problem"], model, config["seed"], settings)
-    reproduce.check_config(path, config, expected, reference)
+    run_store.check_config(path, config, expected, reference)
 
 
 def _train(config, output, machine, jit_compile, verbose):
     """Trains and evaluates one run, then writes its JSON; returns the record."""
     start = time.perf_counter()
-    _, record = reproduce.train_and_evaluate(
+    _, record = protocol.train_and_evaluate(
         config, lambda: build_model(config["architecture"]), machine, jit_compile, verbose
     )
     record["wall_seconds"] = time.perf_counter() - start
-    reproduce.write_record(output, record)
+    run_store.write_record(output, record)
     return record

@@ -1,32 +1,26 @@
-"""The `tfp-rad` command line (also `python -m tfp_rad`).
+"""`tfp-rad train` (and `tfp-rad` alone): trains one flow on a built-in problem or a file.
 
-`tfp-rad` alone runs `tfp-rad train` with its defaults: a RADFlow on two moons.
-`tfp-rad train --data FILE` trains on your own points (`.csv` or `.npy`), `tfp-rad sample`
-draws from a saved model and `tfp-rad score` evaluates one on a file.
+`tfp-rad` alone trains a RADFlow on two moons with the defaults; `tfp-rad train --data
+FILE` trains on your own points (`.csv` or `.npy`).
 """
 
-import argparse
 import json
 import os
-import platform
 import sys
 
 import numpy as np
 
-from tfp_rad import datasets, training
+from tfp_rad import catalog
+from tfp_rad.cli import arguments
+from tfp_rad.cli.arguments import UserError
 
-MODELS = ("rad", "real_nvp")
-LEARNING_RATE = 5e-3  # Adam's learning rate in `train` and `reproduce`
 VALIDATION_SPLIT = 0.1  # `train --data`: the fraction of the points held out
 PATIENCE = 10  # `train --data`: early stopping's patience, in epochs
 MAX_PLOTTED = 10_000  # points of data, and as many samples, in `train --data`'s plots
 
 
-class UserError(Exception):
-    """Bad input (a file, a model, an option): `main` prints it in one line and returns 2."""
-
-
-def _train_parser(subparsers):
+def add_parser(subparsers):
+    """Adds `train` to the `tfp-rad` parser's `subparsers`."""
     parser = subparsers.add_parser(
         "train",
         help="train a RAD (or Real NVP) flow on a built-in 2-D problem or your own data",
@@ -34,7 +28,7 @@ def _train_parser(subparsers):
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--dataset", default=None, choices=datasets.NAMES,
+        "--dataset", default=None, choices=catalog.PROBLEMS,
         help="a built-in 2-D problem (default: two_moons)",
     )
     source.add_argument(
@@ -52,12 +46,14 @@ def _train_parser(subparsers):
         help=f"with --data: stop after this many epochs without a better validation loss "
         f"and keep the best epoch's weights (default {PATIENCE}; 0: no early stopping)",
     )
-    parser.add_argument("--model", default="rad", choices=MODELS)
-    parser.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument("--model", default="rad", choices=catalog.MODEL_KINDS)
     parser.add_argument(
-        "--decay", default="cosine", choices=training.DECAYS, help="learning-rate schedule"
+        "--steps", type=arguments.positive_int, default=3000, help="Adam steps (default 3000)"
+    )
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=500)
+    parser.add_argument("--learning-rate", type=float, default=catalog.LEARNING_RATE)
+    parser.add_argument(
+        "--decay", default="cosine", choices=catalog.DECAYS, help="learning-rate schedule"
     )
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument(
@@ -68,8 +64,12 @@ def _train_parser(subparsers):
         help="rad only: width of the gating networks (default: --hidden-units, as in the "
         "paper; 0: none, the gating logits only interpolate the boundary probabilities)",
     )
-    parser.add_argument("--num-train", type=int, default=10_000, help="built-in problems only")
-    parser.add_argument("--num-test", type=int, default=10_000, help="built-in problems only")
+    parser.add_argument(
+        "--num-train", type=arguments.positive_int, default=10_000, help="built-in problems only"
+    )
+    parser.add_argument(
+        "--num-test", type=arguments.positive_int, default=10_000, help="built-in problems only"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--output", default=None,
@@ -90,73 +90,7 @@ def _train_parser(subparsers):
         "command is run again after an interruption (default: OUTPUT/checkpoint)",
     )
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    parser.set_defaults(run=run_train)
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="tfp-rad", description="RAD deep mixture flows for TensorFlow Probability."
-    )
-    subparsers = parser.add_subparsers(dest="command")
-    _train_parser(subparsers)
-    _sample_parser(subparsers)
-    _score_parser(subparsers)
-    # not at the top: they import this module
-    from tfp_rad import figures, high_dimensional_study, reproduce, studies
-
-    reproduce.add_parser(subparsers)
-    figures.add_parser(subparsers)
-    studies.add_parser(subparsers)
-    high_dimensional_study.add_parser(subparsers)
-    return parser
-
-
-def versions():
-    import keras
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-
-    import tfp_rad
-
-    return {
-        "tfp_rad": tfp_rad.__version__,
-        "tensorflow": tf.__version__,
-        "tensorflow_probability": tfp.__version__,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-    }
-
-
-def make_model(
-    kind, event_size, num_layers, hidden_units, standardize=False, gating_hidden_units=None
-):
-    """A `RADFlow` (`kind="rad"`) or `RealNVPFlow` (`"real_nvp"`) of these sizes.
-
-    `hidden_units=None` leaves the model's own default, the paper's width (8 for RAD, 56
-    for Real NVP); any other value, 0 included, goes to the model, which checks it.
-    `gating_hidden_units` is RAD's (None: `hidden_units`).
-    """
-    from tfp_rad.models import RADFlow, RealNVPFlow
-
-    sizes = {"num_layers": num_layers, "standardize": standardize}
-    if hidden_units is not None:
-        sizes["hidden_units"] = hidden_units
-    if kind == "rad":
-        return RADFlow(event_size, gating_hidden_units=gating_hidden_units, **sizes)
-    return RealNVPFlow(event_size, **sizes)
-
-
-def train_test_data(dataset, num_train, num_test, seed):
-    """The training and test sets of the run with seed `seed`: `(x_train, x_test)`.
-
-    They are drawn with data seeds `2 seed + 1` and `2 seed + 2`: the test set is fresh
-    points, and different seeds never share a dataset.
-    """
-    return (
-        datasets.load(dataset, num_train, seed=2 * seed + 1),
-        datasets.load(dataset, num_test, seed=2 * seed + 2),
-    )
+    parser.set_defaults(run=run)
 
 
 def split_points(x, validation_split, seed):
@@ -206,21 +140,23 @@ def _user_data(args):
 
 
 def _model(args, event_size, standardize=False):
-    """The model of `tfp-rad train`'s options: `make_model` with `--model`, the sizes and,
+    """The model of `tfp-rad train`'s options: `make_flow` with `--model`, the sizes and,
     for RAD, `--gating-hidden-units`.
 
     Raises:
       ValueError: for impossible sizes, or `--gating-hidden-units` with another model.
     """
+    from tfp_rad.models import make_flow
+
     if args.gating_hidden_units is not None and args.model != "rad":
         raise ValueError(f"--gating-hidden-units applies to --model rad only, not {args.model}.")
-    return make_model(
+    return make_flow(
         args.model, event_size, args.num_layers, args.hidden_units, standardize=standardize,
         gating_hidden_units=args.gating_hidden_units,
     )
 
 
-def run_train(args):
+def run(args):
     """Runs `tfp-rad train`: trains, evaluates, writes the model, results and plots.
 
     On a built-in problem (`--dataset`), it reports train and test log-likelihood and the
@@ -247,7 +183,8 @@ def run_train(args):
     """
     import keras
 
-    from tfp_rad import saving
+    from tfp_rad import datasets, saving, training
+    from tfp_rad.versions import versions
 
     keras.utils.set_random_seed(args.seed)
     if args.data is None:
@@ -255,7 +192,9 @@ def run_train(args):
             raise UserError("--validation-split and --patience apply to --data only.")
         args.dataset = args.dataset or "two_moons"
         name = args.dataset
-        x_train, x_test = train_test_data(args.dataset, args.num_train, args.num_test, args.seed)
+        x_train, x_test = datasets.train_test_data(
+            args.dataset, args.num_train, args.num_test, args.seed
+        )
         x_validation = None
         try:
             model = _model(args, 2)
@@ -336,7 +275,7 @@ def run_train(args):
         json.dump(results, f, indent=2)
     os.replace(partial, os.path.join(output, "results.json"))
     if args.data is None:
-        plots = _plot_problem(args, model, x_test, output)
+        plots = _plot_problem(args, model, x_test, results, output)
     else:
         plots = _plot_data(args, model, x, output)
     training.remove_checkpoint(checkpoint_dir)
@@ -354,6 +293,8 @@ def run_train(args):
 
 def _data_results(args, model, history, x, x_train, x_validation):
     """The entries of `results.json` particular to `train --data`."""
+    from tfp_rad import training
+
     d = x.shape[1]
     results = {
         "data_file": args.data,
@@ -396,22 +337,36 @@ def _print_data_results(results):
         print(f"log-likelihood (nats/{unit}): {values}")
 
 
-def _plot_problem(args, model, x_test, output):
-    """`samples.png` and `density.png` of a built-in problem; returns their names."""
-    from tfp_rad import plotting
+def _plot_problem(args, model, x_test, results, output):
+    """`samples.png` and `density.png` of a built-in problem; returns their names.
 
+    The titles name the problem, the model and its size, the training steps, and the test
+    log-likelihood next to the true density's (the oracle).
+    """
+    from tfp_rad import datasets, plotting
+
+    name = catalog.MODEL_NAMES[args.model]
     bounds = plotting.square_bounds(x_test)
     samples = model.sample(len(x_test), seed=args.seed).numpy()
+    trained = (
+        f"{name} ({type(model).__name__}, {results['parameters']} parameters, "
+        f"{results['optimizer_steps']} steps)"
+    )
     plotting.plot_samples(
-        [("data (test)", x_test), (f"{args.model} samples", samples)],
+        [(f"data: {len(x_test)} test points", x_test),
+         (f"{name}: {len(samples)} samples", samples)],
         os.path.join(output, "samples.png"),
         bounds,
+        title=f"{args.dataset}: {trained}",
     )
     truth = datasets.get(args.dataset, dtype="float64")
     plotting.plot_densities(
-        [("true density", truth.log_prob), (f"{args.model} density", model.log_prob)],
+        [("true density", truth.log_prob), (f"{name} density", model.log_prob)],
         os.path.join(output, "density.png"),
         bounds,
+        title=f"{args.dataset}: test log-likelihood {name} "
+        f"{results['test_log_likelihood']:.3f}, oracle "
+        f"{results['oracle_test_log_likelihood']:.3f} nats/point",
     )
     return ["samples.png", "density.png"]
 
@@ -432,132 +387,3 @@ def _plot_data(args, model, x, output):
         return ["marginals.png"]
     plotting.plot_pairs(x, samples, os.path.join(output, "pairs.png"))
     return ["marginals.png", "pairs.png"]
-
-
-def _sample_parser(subparsers):
-    parser = subparsers.add_parser(
-        "sample",
-        help="draw samples from a saved model",
-        description="Draws exact samples from a model saved by `tfp-rad train` and writes "
-        "them to a .npy or .csv file.",
-    )
-    parser.add_argument("model", help="a .keras file (e.g. OUTPUT/model.keras)")
-    parser.add_argument("-n", "--num-samples", type=int, required=True, help="how many")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed, the same samples")
-    parser.add_argument(
-        "--output", default=None,
-        help="a .npy or .csv file (default: <model name>-samples.npy next to the model)",
-    )
-    parser.set_defaults(run=run_sample)
-
-
-def run_sample(args):
-    """Runs `tfp-rad sample`: draws `-n` samples, prints their per-feature summary, saves them.
-
-    Raises:
-      UserError: for an unreadable model, a bad `-n` or an output of another file type.
-    """
-    from tfp_rad import data_files, saving, validation
-
-    output = args.output or os.path.splitext(args.model)[0] + "-samples.npy"
-    try:
-        data_files.file_format(output)
-        num_samples = validation.positive_int(args.num_samples, "-n")
-        model = saving.load_model(args.model)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    samples = model.sample(num_samples, seed=args.seed).numpy()
-    data_files.save_points(output, samples)
-    print(
-        f"Drew {num_samples} samples of dimension {model.event_size} from {args.model} "
-        f"({type(model).__name__}, seed {args.seed})."
-    )
-    for j in range(min(model.event_size, 4)):
-        column = samples[:, j]
-        print(
-            f"  x{j}: mean {column.mean():.4g}, std {column.std():.4g}, "
-            f"min {column.min():.4g}, max {column.max():.4g}"
-        )
-    if model.event_size > 4:
-        print(f"  ({model.event_size - 4} more features)")
-    print(f"Wrote {output}")
-    return 0
-
-
-def _score_parser(subparsers):
-    parser = subparsers.add_parser(
-        "score",
-        help="log-likelihood of a file's points under a saved model",
-        description="Evaluates a model saved by `tfp-rad train` on the points of a .csv or "
-        ".npy file: mean log p(x) in nats per point and per dimension.",
-    )
-    parser.add_argument("model", help="a .keras file (e.g. OUTPUT/model.keras)")
-    parser.add_argument("--data", required=True, metavar="FILE", help="a .csv or .npy file")
-    parser.add_argument(
-        "--output", default=None,
-        help="optional .npy or .csv file for each point's log p(x) (nats), in file order",
-    )
-    parser.set_defaults(run=run_score)
-
-
-def log_probs(model, x, batch_size=10_000):
-    """`log p(x)` of each point `[n]` as float64, computed in batches of `batch_size`."""
-    return np.concatenate([
-        np.asarray(model.log_prob(x[i : i + batch_size]), np.float64)
-        for i in range(0, len(x), batch_size)
-    ])
-
-
-def run_score(args):
-    """Runs `tfp-rad score`: prints the mean log-likelihood, optionally saves log p per point.
-
-    Raises:
-      UserError: for an unreadable model or data file, a data file whose number of columns
-        is not the model's event size, or an output of another file type.
-    """
-    from tfp_rad import data_files, saving
-
-    try:
-        if args.output:
-            data_files.file_format(args.output)
-        model = saving.load_model(args.model)
-        x = data_files.load_points(args.data)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    if x.shape[1] != model.event_size:
-        raise UserError(
-            f"{args.data} has {x.shape[1]} column(s), but the model {args.model} is of "
-            f"dimension {model.event_size}."
-        )
-    log_p = log_probs(model, x)
-    mean = float(np.mean(log_p))
-    print(f"{args.data}: {len(x)} points of dimension {x.shape[1]}, under {args.model}:")
-    print(
-        f"mean log-likelihood {mean:.4f} nats/point, {mean / x.shape[1]:.4f} nats/dim"
-    )
-    impossible = np.count_nonzero(~np.isfinite(log_p))
-    if impossible:
-        print(f"({impossible} point(s) have log p = -inf: outside what the model can reach)")
-    if args.output:
-        data_files.save_points(args.output, log_p[:, None], names=["log_prob"])
-        print(f"Wrote each point's log p(x) to {args.output}")
-    return 0
-
-
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices
-    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
-        argv = ["train", *argv]  # `tfp-rad [options]` means `tfp-rad train [options]`
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        return args.run(args)
-    except UserError as error:
-        print(f"tfp-rad {args.command}: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`tfp-rad highdim`: RAD against Real NVP at equal parameter count in 16 and 64 dimensions.
+"""RAD against Real NVP at equal parameter count in 16 and 64 dimensions (`tfp-rad highdim`).
 
 On each problem of `tfp_rad.high_dimensional`, for each seed, a `RADFlow` and a
 `RealNVPFlow` (6 coupling layers alternating halves, `standardize=True`, adapted on the
@@ -23,13 +23,9 @@ invocation resumes), then `<output>/table.md`.
 import json
 import math
 import os
-import shlex
-import sys
 import time
 
-import keras
-
-from tfp_rad import cli, high_dimensional, reproduce, training
+from tfp_rad.experiments import protocol, run_store, tables
 
 PROBLEMS = ("mixture16", "digits")
 MODELS = ("rad", "real_nvp")
@@ -47,6 +43,8 @@ DEFAULT_OUTPUT = os.path.join("results", "beyond", "highdim")
 
 def problem_data(problem, seed):
     """`(train, validation, test, event_size)` of a problem for seed `seed` (float32)."""
+    from tfp_rad import high_dimensional
+
     if problem == "mixture16":
         train = high_dimensional.load_mixture16(10_000, seed=2 * seed + 1)
         test = high_dimensional.load_mixture16(10_000, seed=2 * seed + 2)
@@ -69,6 +67,11 @@ def make_model(problem, model, event_size):
 
 def train_one(problem, model_name, seed, steps=None, verbose=0):
     """Trains and scores one run (at most `steps` steps; default the problem's); its record."""
+    import keras
+
+    from tfp_rad import high_dimensional, training
+    from tfp_rad.versions import versions
+
     train, validation, test, event_size = problem_data(problem, seed)
     settings = dict(SETTINGS[problem])
     if steps is not None:
@@ -97,7 +100,7 @@ def train_one(problem, model_name, seed, steps=None, verbose=0):
         "validation_log_likelihood": training.mean_log_likelihood(model, validation),
         "test_log_likelihood": training.mean_log_likelihood(model, test),
         "wall_seconds": seconds,
-        "versions": cli.versions(),
+        "versions": versions(),
     }
     if problem == "mixture16":
         record["oracle_test_log_likelihood"] = high_dimensional.mixture16_oracle_log_likelihood(
@@ -114,54 +117,53 @@ def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, c
 
     `steps` (a smoke test's) replaces every problem's maximum number of steps; the runs
     record their settings, so a table never silently mixes runs of other settings: runs
-    of another `steps` in `output` raise `ReproduceError`. `verbose` is Keras's, per run;
-    the progress over runs is always shown (`reproduce.train_pending`).
+    of another `steps` in `output` raise `RunStoreError`. `verbose` is Keras's, per run;
+    the progress over runs is always shown (`run_store.train_pending`).
     """
-    problems = reproduce.unique_names(problems, PROBLEMS, "problem")
-    seeds = reproduce.unique_seeds(seeds)
+    problems = protocol.unique_names(problems, PROBLEMS, "problem")
+    seeds = protocol.unique_seeds(seeds)
     plan = [
         {"problem": p, "model": m, "seed": s, "batch_size": SETTINGS[p]["batch_size"],
          "steps": SETTINGS[p]["steps"] if steps is None else steps}
         for p in problems for s in seeds for m in MODELS
     ]
     for config in plan:
-        _check_steps(reproduce.run_path(output, config), config)
-    reproduce.prepare_directories(output, "runs")
+        _check_steps(run_store.run_path(output, config), config)
+    run_store.prepare_directories(output, "runs")
 
     def train(config, machine):
-        del machine  # each record holds `cli.versions()`
+        import keras
+
+        del machine  # each record holds `versions()`
         record = train_one(config["problem"], config["model"], config["seed"],
                            config["steps"], verbose)
-        reproduce.write_text_atomically(
-            reproduce.run_path(output, config), json.dumps(record, indent=2))
+        run_store.write_record(output, record)
         keras.backend.clear_session()
         return record
 
-    reproduce.train_pending(
+    run_store.train_pending(
         output, plan, train, lambda out: write_table(out, command), "tfp-rad highdim", 1)
-    return os.path.join(output, "table.md")
+    return os.path.join(output, tables.TABLE_FILE)
 
 
 def _check_steps(path, config):
-    """Raises `ReproduceError` if the run at `path` exists with other steps than `config`'s."""
+    """Raises `RunStoreError` if the run at `path` exists with other steps than `config`'s."""
     if not os.path.exists(path):
         return
     with open(path) as f:
         recorded = json.load(f)["config"]["steps"]
     if recorded != config["steps"]:
-        raise reproduce.ReproduceError(
+        raise run_store.RunStoreError(
             f"{path} is a run of {recorded} steps, this invocation asks for "
             f"{config['steps']}: use another --output, or delete that run to redo it.")
 
 
 def _load(output):
-    runs = os.path.join(output, "runs")
-    names = sorted(n for n in os.listdir(runs) if n.endswith(".json") and not n.startswith("."))
-    records = []
-    for name in names:
-        with open(os.path.join(runs, name)) as f:
-            records.append(json.load(f))
-    return records
+    """The finished runs' records in `output` (`run_store.load_runs`)."""
+    return list(run_store.load_runs(
+        output, PROBLEMS, MODELS, "tfp-rad highdim",
+        required=("parameters", "steps_run", "test_log_likelihood", "wall_seconds", "versions"),
+    ).values())
 
 
 def write_table(output=DEFAULT_OUTPUT, command=None):
@@ -178,12 +180,12 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
             continue
 
         def column(key, models=MODELS):
-            return [reproduce.mean_std([r[key] for r in by_model[m] if key in r]) for m in models]
+            return [tables.mean_std([r[key] for r in by_model[m] if key in r]) for m in models]
 
         rows.append([
             problem,
             *column("test_log_likelihood"),
-            reproduce.mean_std(_paired_differences(by_model)),
+            tables.mean_std(_paired_differences(by_model)),
             *column("oracle_test_log_likelihood", ["rad"]),
             *column("test_bits_per_dim"),
             " / ".join(", ".join(sorted({str(r["parameters"]) for r in by_model[m]}))
@@ -196,23 +198,23 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     lines = [
         "# RAD vs Real NVP beyond 2-D: a 16-D Gaussian mixture and 64-D digits",
         "",
-        "Settings: `tfp_rad/high_dimensional_study.py` (its docstring). Both models "
+        "Settings: `tfp_rad/experiments/highdim.py` (its docstring). Both models "
         "`standardize=True`, early stopping on a 10 % validation split (best validation "
         "epoch kept). Log-likelihoods in nats per point in the data's units, mean ± sample "
         "std over seeds; RAD − Real NVP: mean ± std of the per-seed differences on the same "
         "test points. Bits per dimension: of the 17-level pixels (dequantization bound).",
         "",
         f"- Command: `{command or 'tfp-rad highdim --output ' + output}`",
-        *[f"- Machine: {m}" for m in reproduce.machines(records)],
+        *[f"- Machine: {m}" for m in tables.machines(records)],
         "- Wall time per run (s, on a machine shared with other work): "
         + ", ".join(f"{r['config']['problem']}/{r['config']['model']}/seed{r['config']['seed']}"
                     f" {r['wall_seconds']:.0f}" for r in records),
         "",
-        *reproduce.markdown_table(header, rows),
+        *tables.markdown_table(header, rows),
         "",
     ]
-    path = os.path.join(output, "table.md")
-    reproduce.write_text_atomically(path, "\n".join(lines))
+    path = os.path.join(output, tables.TABLE_FILE)
+    run_store.write_text_atomically(path, "\n".join(lines))
     return path
 
 
@@ -220,33 +222,3 @@ def _paired_differences(by_model):
     rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["rad"]}
     real_nvp = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["real_nvp"]}
     return [rad[s] - real_nvp[s] for s in sorted(set(rad) & set(real_nvp))]
-
-
-def add_parser(subparsers):
-    parser = subparsers.add_parser(
-        "highdim",
-        help="RAD vs Real NVP at equal parameter count on a 16-D mixture and 64-D digits",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--output", default=DEFAULT_OUTPUT)
-    parser.add_argument("--steps", type=reproduce.positive_int_argument, default=None,
-                        help="maximum steps of every run (default: each problem's; for "
-                        "smoke tests)")
-    parser.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2])
-    parser.set_defaults(run=_command)
-
-
-def _command(args):
-    command = "tfp-rad highdim " + " ".join(
-        ["--problems", *args.problems, "--seeds", *map(str, args.seeds), "--output",
-         shlex.quote(args.output), *(["--steps", str(args.steps)] if args.steps else [])])
-    try:
-        path = run(args.output, args.problems, args.seeds, args.steps, command, args.verbose)
-    except reproduce.ReproduceError as error:
-        print(f"tfp-rad highdim: {error}", file=sys.stderr)
-        return 2
-    print(f"Wrote {path}")
-    return 0
-

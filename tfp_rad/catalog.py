@@ -1,0 +1,21 @@
+"""The names of what `tfp_rad` ships, importable without TensorFlow.
+
+The command line lists these in its `--help` before (and without) importing TensorFlow;
+the modules that implement them (`datasets`, `models`, `training`) take their names from
+here, so that the two never disagree.
+"""
+
+PROBLEMS = ("grid", "ring", "two_moons", "two_circles", "spiral", "many_moons")
+"""The paper's six 2-D problems (`tfp_rad.datasets`)."""
+
+MODEL_KINDS = ("rad", "real_nvp")
+"""The flows of `tfp_rad.models.make_flow`: `RADFlow` and the `RealNVPFlow` baseline."""
+
+MODEL_NAMES = {"rad": "RAD", "real_nvp": "Real NVP"}
+"""How tables and figures name each of `MODEL_KINDS`."""
+
+DECAYS = ("cosine", "none")
+"""The learning-rate schedules of `tfp_rad.training.fit_steps`."""
+
+LEARNING_RATE = 5e-3
+"""Adam's default learning rate, that of the paper's protocol (`tfp-rad train`)."""

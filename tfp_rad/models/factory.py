@@ -1,0 +1,31 @@
+"""`make_flow`: a RAD or Real NVP flow by kind name, as the command line and experiments ask."""
+
+from tfp_rad import catalog
+from tfp_rad.models.rad_flow import RADFlow
+from tfp_rad.models.real_nvp_flow import RealNVPFlow
+
+KINDS = catalog.MODEL_KINDS
+
+
+def make_flow(
+    kind, event_size, num_layers, hidden_units=None, standardize=False, gating_hidden_units=None
+):
+    """A `RADFlow` (`kind="rad"`) or `RealNVPFlow` (`kind="real_nvp"`) of these sizes.
+
+    `hidden_units=None` leaves the model's own default, the paper's width (8 for RAD, 56
+    for Real NVP); any other value, 0 included, goes to the model, which checks it.
+    `gating_hidden_units` is RAD's (None: `hidden_units`).
+
+    Raises:
+      ValueError: for an unknown kind, impossible sizes, or a gating width for Real NVP.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown model kind {kind!r}; the kinds are {', '.join(KINDS)}.")
+    sizes = {"num_layers": num_layers, "standardize": standardize}
+    if hidden_units is not None:
+        sizes["hidden_units"] = hidden_units
+    if kind == "rad":
+        return RADFlow(event_size, gating_hidden_units=gating_hidden_units, **sizes)
+    if gating_hidden_units is not None:
+        raise ValueError(f"gating_hidden_units applies to RAD only, not {kind}.")
+    return RealNVPFlow(event_size, **sizes)
