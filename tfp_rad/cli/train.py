@@ -14,8 +14,11 @@ from tfp_rad import catalog
 from tfp_rad.cli import arguments
 from tfp_rad.cli.arguments import UserError
 
-VALIDATION_SPLIT = 0.1  # `train --data`: the fraction of the points held out
-PATIENCE = 10  # `train --data`: early stopping's patience, in epochs
+VALIDATION_SPLIT = 0.15  # `train --data`: the fraction of the rows held out to validate
+TEST_SPLIT = 0.2  # `train --data`: the fraction of the rows held out to test
+# Built-in problems' defaults (with --data these are derived from the table's size).
+PROBLEM_DEFAULTS = {"steps": 3000, "batch_size": 500, "learning_rate": catalog.LEARNING_RATE,
+                    "num_layers": 6}
 MAX_PLOTTED = 10_000  # points of data, and as many samples, in `train --data`'s plots
 
 
@@ -33,36 +36,73 @@ def add_parser(subparsers):
     )
     source.add_argument(
         "--data", default=None, metavar="FILE",
-        help="your own points [n, d]: a .csv (comma-separated, optional header line) or "
-        ".npy file; the features are standardized inside the model",
+        help="your own table [n, d]: a .csv (comma-separated, optional header line) or "
+        ".npy file; discrete-looking columns are dequantized, the table is whitened inside "
+        "the model, and the training settings are derived from its size",
     )
     parser.add_argument(
         "--validation-split", type=float, default=None,
-        help=f"with --data: the fraction of the points held out (seeded) to validate every "
-        f"epoch (default {VALIDATION_SPLIT}; 0: none)",
+        help=f"with --data: the fraction of the rows held out (seeded) for early stopping "
+        f"and the baselines' choices (default {VALIDATION_SPLIT}; 0: none)",
+    )
+    parser.add_argument(
+        "--test-split", type=float, default=None,
+        help=f"with --data: the fraction of the rows held out (seeded) and used only for "
+        f"the reported test figures (default {TEST_SPLIT}; 0: none)",
     )
     parser.add_argument(
         "--patience", type=int, default=None,
-        help=f"with --data: stop after this many epochs without a better validation loss "
-        f"and keep the best epoch's weights (default {PATIENCE}; 0: no early stopping)",
+        help="with --data: stop after this many validation checks without a better "
+        "validation loss and keep the best weights (default: derived; 0: no early stopping)",
+    )
+    parser.add_argument(
+        "--no-dequantize", action="store_true",
+        help="with --data: add no noise to integer or few-valued columns",
+    )
+    parser.add_argument(
+        "--dequantize-columns", type=arguments.non_negative_int, nargs="+", default=None,
+        metavar="J", help="with --data: dequantize these columns (from 0) instead of the "
+        "detected ones",
+    )
+    parser.add_argument(
+        "--ridge", type=arguments.positive_float, default=None,
+        help="with --data: whiten with C + RIDGE diag(C) (for a singular covariance)",
+    )
+    parser.add_argument(
+        "--no-baselines", action="store_true",
+        help="with --data: do not fit the Gaussian, Gaussian mixture and KDE baselines",
     )
     parser.add_argument("--model", default="rad", choices=catalog.MODEL_KINDS)
     parser.add_argument(
-        "--steps", type=arguments.positive_int, default=3000, help="Adam steps (default 3000)"
+        "--steps", type=arguments.positive_int, default=None,
+        help="Adam steps (default 3000; with --data: derived, the most that run)",
     )
-    parser.add_argument("--batch-size", type=arguments.positive_int, default=500)
-    parser.add_argument("--learning-rate", type=float, default=catalog.LEARNING_RATE)
+    parser.add_argument(
+        "--batch-size", type=arguments.positive_int, default=None,
+        help="default 500; with --data: derived",
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=None,
+        help=f"default {catalog.LEARNING_RATE}; with --data: derived",
+    )
+    parser.add_argument(
+        "--weight-decay", type=arguments.positive_float, default=None,
+        help="Adam's decoupled weight decay (default none)",
+    )
     parser.add_argument(
         "--decay", default="cosine", choices=catalog.DECAYS, help="learning-rate schedule"
     )
-    parser.add_argument("--num-layers", type=int, default=6)
+    parser.add_argument("--num-layers", type=int, default=None,
+                        help="default 6 (with --data: derived)")
     parser.add_argument(
-        "--hidden-units", type=int, default=None, help="default: 8 for rad, 56 for real_nvp"
+        "--hidden-units", type=int, default=None,
+        help="default: 8 for rad, 56 for real_nvp; with --data: derived from the columns",
     )
     parser.add_argument(
         "--gating-hidden-units", type=int, default=None,
         help="rad only: width of the gating networks (default: --hidden-units, as in the "
-        "paper; 0: none, the gating logits only interpolate the boundary probabilities)",
+        "paper; with --data: 0; 0: none, the gating logits only interpolate the boundary "
+        "probabilities)",
     )
     parser.add_argument(
         "--num-train", type=arguments.positive_int, default=10_000, help="built-in problems only"
@@ -81,7 +121,8 @@ def add_parser(subparsers):
         type=int,
         default=None,
         help="steps between loss reports and checkpoints; must divide --steps "
-        "(default: the largest divisor of --steps up to 500)",
+        "(default: the largest divisor of --steps up to 500); with --data: the steps "
+        "between validation checks (default: derived)",
     )
     parser.add_argument(
         "--checkpoint-dir",
@@ -93,50 +134,69 @@ def add_parser(subparsers):
     parser.set_defaults(run=run)
 
 
-def split_points(x, validation_split, seed):
-    """Splits points `[n, d]` into `(train, validation)` by a permutation seeded with `seed`.
-
-    `m = max(1, round(validation_split * n))` points go to validation (`None` and all the
-    points to training when `validation_split` is 0).
-
-    Raises:
-      UserError: if `validation_split` is not in `[0, 1)` or leaves no training point.
-    """
-    if not 0 <= validation_split < 1:
-        raise UserError(f"--validation-split must be in [0, 1), got {validation_split}.")
-    if validation_split == 0:
-        return x, None
-    order = np.random.default_rng(seed).permutation(len(x))
-    num_validation = max(1, round(validation_split * len(x)))
-    if num_validation >= len(x):
-        raise UserError(
-            f"{len(x)} point(s) are too few for a validation split of {validation_split}: "
-            "no point would be left to train on."
-        )
-    return x[order[num_validation:]], x[order[:num_validation]]
-
-
 def _user_data(args):
-    """`train --data`: the points, the split, and the standardized model adapted on them."""
-    from tfp_rad import data_files
+    """`train --data`: the table, dequantized and split, and the whitened model.
 
-    if args.validation_split is None:
-        args.validation_split = VALIDATION_SPLIT
+    Returns:
+      A dict: `x` (the file's rows), `dequantizer`, `y` (dequantized), `train`,
+      `validation`, `test` (None when their split is 0), `settings` (the derived
+      `training.DataDefaults`), `sizes` (the model's), `model` (adapted on `train`; RAD
+      started near the identity).
+    """
+    import warnings
+
+    from tfp_rad import data_files, dequantization, tabular_data, training
+    from tfp_rad.models.initialization import start_near_identity
+
+    for name, default in (("validation_split", VALIDATION_SPLIT), ("test_split", TEST_SPLIT)):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+        if not 0 <= getattr(args, name) < 1:
+            option = "--" + name.replace("_", "-")
+            raise UserError(f"{option} must be in [0, 1), got {getattr(args, name)}.")
+    if args.no_dequantize and args.dequantize_columns is not None:
+        raise UserError("--no-dequantize and --dequantize-columns contradict each other.")
     try:
         x = data_files.load_points(args.data)
-        x_train, x_validation = split_points(x, args.validation_split, args.seed)
-        if args.patience is None:
-            args.patience = PATIENCE if x_validation is not None else 0
-        if args.patience < 0 or (args.patience and x_validation is None):
+        columns = [] if args.no_dequantize else args.dequantize_columns
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dequantizer = dequantization.detect(x, columns=columns)
+        for warning in caught:
+            print(f"Warning: {warning.message}")
+        y = dequantizer(x, seed=args.seed)
+        train, held, test = tabular_data.split(y, args.seed, args.validation_split,
+                                               args.test_split)
+        if args.patience is not None and (args.patience < 0 or (args.patience and held is None)):
             raise UserError(
-                f"--patience must be 0 (no early stopping) or a number of epochs with a "
+                f"--patience must be 0 (no early stopping) or a number of checks with a "
                 f"validation split > 0; got {args.patience} with split {args.validation_split}."
             )
-        model = _model(args, x.shape[1], standardize=True)
-        model.adapt(x_train)
+        n, d = train.shape
+        overrides = {
+            "batch_size": args.batch_size, "max_steps": args.steps,
+            "learning_rate": args.learning_rate, "validate_every": args.steps_per_epoch,
+            "patience": args.patience or None, "weight_decay": args.weight_decay,
+        }
+        settings = training.data_defaults(
+            n, d, args.model, **{k: v for k, v in overrides.items() if v is not None})
+        sizes = training.data_architecture(args.model, d)
+        for name in ("num_layers", "hidden_units", "gating_hidden_units"):
+            if getattr(args, name) is not None:
+                sizes[name] = getattr(args, name)
+        if args.model != "rad" and args.gating_hidden_units is not None:
+            raise ValueError(
+                f"--gating-hidden-units applies to --model rad only, not {args.model}.")
+        from tfp_rad.models import make_flow
+
+        model = make_flow(args.model, d, whiten=True, **sizes)
+        model.adapt(train, ridge=args.ridge)
+        if args.model == "rad":
+            start_near_identity(model)
     except ValueError as error:
         raise UserError(str(error)) from None
-    return x, x_train, x_validation, model
+    return dict(x=x, dequantizer=dequantizer, y=y, train=train, validation=held, test=test,
+                settings=settings, sizes=sizes, model=model)
 
 
 def _model(args, event_size, standardize=False):
@@ -187,9 +247,19 @@ def run(args):
     from tfp_rad.versions import versions
 
     keras.utils.set_random_seed(args.seed)
+    table = None
     if args.data is None:
-        if args.validation_split is not None or args.patience is not None:
-            raise UserError("--validation-split and --patience apply to --data only.")
+        data_only = ("validation_split", "test_split", "patience", "dequantize_columns",
+                     "ridge")
+        if any(getattr(args, name) is not None for name in data_only) or (
+                args.no_dequantize or args.no_baselines):
+            raise UserError(
+                "--validation-split, --test-split, --patience, --no-dequantize, "
+                "--dequantize-columns, --ridge and --no-baselines apply to --data only."
+            )
+        for name, default in PROBLEM_DEFAULTS.items():
+            if getattr(args, name) is None:
+                setattr(args, name, default)
         args.dataset = args.dataset or "two_moons"
         name = args.dataset
         x_train, x_test = datasets.train_test_data(
@@ -202,7 +272,9 @@ def run(args):
             raise UserError(str(error)) from None
     else:
         name = os.path.splitext(os.path.basename(args.data))[0]
-        x, x_train, x_validation, model = _user_data(args)
+        table = _user_data(args)
+        x, x_train, x_validation = table["y"], table["train"], table["validation"]
+        model = table["model"]
     output = args.output or os.path.join("outputs", f"{name}-{args.model}")
     checkpoint_dir = args.checkpoint_dir or os.path.join(output, "checkpoint")
     os.makedirs(output, exist_ok=True)
@@ -215,32 +287,33 @@ def run(args):
         raise UserError(str(error)) from None
     if args.data is None:
         source = args.dataset
-    else:
-        held_out = 0 if x_validation is None else len(x_validation)
-        source = (
-            f"{args.data} ({len(x)} points of dimension {x.shape[1]}: {len(x_train)} to "
-            f"train, {held_out} to validate; features standardized)"
+        fit_arguments = dict(
+            steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            steps_per_epoch=args.steps_per_epoch, weight_decay=args.weight_decay,
         )
+        plan = f"{args.steps} steps of batch {args.batch_size}"
+    else:
+        source = _describe_table(args, table)
+        fit_arguments = table["settings"].fit_steps_arguments()
+        if x_validation is None or args.patience == 0:
+            fit_arguments["early_stopping_patience"] = None
+        plan = _describe_settings(table["settings"], fit_arguments)
     print(
         f"Training {type(model).__name__} ({model.count_params()} parameters) on "
-        f"{source}: {args.steps} steps of batch {args.batch_size}, "
+        f"{source}: {plan}, "
         + (f"resuming from {checkpoint_dir}." if resuming else f"backed up to {checkpoint_dir}.")
     )
     try:
         history, seconds = training.fit_steps(
             model,
             x_train,
-            args.steps,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
             decay=args.decay,
             seed=args.seed,
-            steps_per_epoch=args.steps_per_epoch,
             jit_compile=not args.no_jit,
             verbose=args.verbose,
             callbacks=[backup],
             validation_data=x_validation,
-            early_stopping_patience=args.patience or None,
+            **fit_arguments,
         )
     except training.TrainingDivergedError as error:
         training.remove_checkpoint(checkpoint_dir)
@@ -267,7 +340,7 @@ def run(args):
             oracle_test_log_likelihood=datasets.oracle_log_likelihood(args.dataset, x_test),
         )
     else:
-        results.update(_data_results(args, model, history, x, x_train, x_validation))
+        results.update(_data_results(args, table, history, fit_arguments))
     results.update(train_seconds=seconds, versions=versions())
     saving.save_model(model, os.path.join(output, "model.keras"))
     partial = os.path.join(output, ".results.partial.json")
@@ -277,7 +350,7 @@ def run(args):
     if args.data is None:
         plots = _plot_problem(args, model, x_test, results, output)
     else:
-        plots = _plot_data(args, model, x, output)
+        plots = _plot_data(args, model, table["y"], output)
     training.remove_checkpoint(checkpoint_dir)
     if args.data is None:
         print(
@@ -291,50 +364,104 @@ def run(args):
     return 0
 
 
-def _data_results(args, model, history, x, x_train, x_validation):
-    """The entries of `results.json` particular to `train --data`."""
-    from tfp_rad import training
+def _describe_table(args, table):
+    """`FILE (n rows of dimension d: ... to train, ... to validate, ... to test; ...)`."""
+    x, dequantizer = table["x"], table["dequantizer"]
+    parts = [f"{len(table['train'])} to train"]
+    for name in ("validation", "test"):
+        if table[name] is not None:
+            parts.append(f"{len(table[name])} to {'validate' if name == 'validation' else name}")
+    return (
+        f"{args.data} ({len(x)} rows of dimension {x.shape[1]}: {', '.join(parts)}; "
+        f"{dequantizer.describe()}; whitened)"
+    )
 
+
+def _describe_settings(settings, fit_arguments):
+    """The derived training settings in one phrase, as `fit_steps` will use them."""
+    patience = fit_arguments["early_stopping_patience"]
+    stopping = (f"stop after {patience} checks without improvement, keep the best weights"
+                if patience else "no early stopping")
+    return (
+        f"at most {settings.max_steps} steps of batch {settings.batch_size} "
+        f"({settings.steps_per_pass} steps per pass over the training rows), learning rate "
+        f"{settings.learning_rate:g}, validation every {settings.validate_every} steps, "
+        f"{stopping}"
+    )
+
+
+def _data_results(args, table, history, fit_arguments):
+    """The entries of `results.json` particular to `train --data`."""
+    from tfp_rad import baselines, training
+
+    model, x, train = table["model"], table["x"], table["train"]
+    held, test, dequantizer = table["validation"], table["test"], table["dequantizer"]
     d = x.shape[1]
+    steps_run = int(model.optimizer.iterations.numpy())
     results = {
         "data_file": args.data,
         "num_points": len(x),
-        "num_train": len(x_train),
-        "num_validation": 0 if x_validation is None else len(x_validation),
+        "num_train": len(train),
+        "num_validation": 0 if held is None else len(held),
+        "num_test": 0 if test is None else len(test),
         "dimensions": d,
-        "steps_requested": args.steps,
-        "stopped_early": int(model.optimizer.iterations.numpy()) < args.steps,
-        "feature_mean": np.asarray(model.feature_mean).tolist(),
-        "feature_scale": np.asarray(model.feature_scale).tolist(),
+        "training_settings": {**vars(table["settings"]),
+                              "early_stopping": bool(fit_arguments["early_stopping_patience"])},
+        "architecture": table["sizes"],
+        "steps_requested": fit_arguments["steps"],
+        "stopped_early": steps_run < fit_arguments["steps"],
+        "dequantized_columns": list(dequantizer.columns),
+        "dequantization_steps": list(dequantizer.steps),
+        "log_cell_volume": dequantizer.log_cell_volume,
+        "whitening_mean": np.asarray(model.whitening_mean).tolist(),
+        "whitening_scale_tril": np.asarray(model.whitening_scale_tril).tolist(),
     }
-    train = training.mean_log_likelihood(model, x_train)
-    results.update(train_log_likelihood=train, train_log_likelihood_per_dim=train / d)
-    if x_validation is not None:
-        validation = training.mean_log_likelihood(model, x_validation)
+    parts = {"train": train, "validation": held, "test": test}
+    for name, rows in parts.items():
+        if rows is not None:
+            value = training.mean_log_likelihood(model, rows)
+            results[f"{name}_log_likelihood"] = value
+            results[f"{name}_log_likelihood_per_dim"] = value / d
+    if held is not None:
         losses = history.history["val_loss"]
         best = int(np.argmin(losses))
         results.update(
-            validation_log_likelihood=validation,
-            validation_log_likelihood_per_dim=validation / d,
             validation_loss_by_epoch=[float(v) for v in losses],
             best_validation_step=(history.epoch[best] + 1) * history.params["steps"],
         )
+    if not args.no_baselines and held is not None:
+        fitted = baselines.fit_baselines(train, held, test, seed=args.seed, ridge=args.ridge)
+        results["baselines"] = {r.name: r.as_dict() for r in fitted}
+        results["comparison"] = baselines.comparison(results["validation_log_likelihood"],
+                                                     fitted)
     return results
 
 
 def _print_data_results(results):
     steps, requested = results["optimizer_steps"], results["steps_requested"]
     if results["stopped_early"]:
-        print(f"Early stopping: ran {steps} of {requested} steps.")
-    if results["config"]["patience"]:
+        print(f"Early stopping: ran {steps} of at most {requested} steps.")
+    if "best_validation_step" in results and results["training_settings"]["early_stopping"]:
         print(
             f"Kept the weights of step {results['best_validation_step']}, the best on the "
-            "validation points."
+            "validation rows."
         )
-    names = ["train"] + (["validation"] if "validation_log_likelihood" in results else [])
+    names = [n for n in ("train", "validation", "test") if f"{n}_log_likelihood" in results]
     for unit, suffix in (("point", ""), ("dim", "_per_dim")):
         values = ", ".join(f"{n} {results[f'{n}_log_likelihood{suffix}']:.4f}" for n in names)
         print(f"log-likelihood (nats/{unit}): {values}")
+    for name, figures in results.get("baselines", {}).items():
+        values = ", ".join(
+            f"{n} {figures[n]:.4f}" for n in ("train", "validation", "test")
+            if figures[n] is not None)
+        print(f"  baseline {name} (nats/point): {values}")
+    if "comparison" in results:
+        print(results["comparison"]["message"])
+    if results["dequantized_columns"]:
+        print(
+            "The figures are for the dequantized table; add the log cell volume "
+            f"{results['log_cell_volume']:.4f} for a lower bound on the recorded values'."
+        )
 
 
 def _plot_problem(args, model, x_test, results, output):
