@@ -494,3 +494,32 @@ def test_large_tables_choose_baseline_settings_on_seeded_subsets(monkeypatch):
 
     np.testing.assert_allclose(
         refitted, Reference(2, covariance_type="full", random_state=0).fit(u).means_)
+
+
+# ------------------------------------------------------------------------------------------
+# The study's table.
+
+
+def test_tabular_study_table_pairs_rad_with_the_baselines_by_seed(tmp_path):
+    import json
+
+    from tfp_rad.experiments import tabular
+
+    (tmp_path / "runs").mkdir()
+    tests = {"gaussian": [-3.0, -2.0], "gaussian_mixture": [-2.5, -1.0], "kde": [-2.8, -1.5],
+             "rad": [-2.9, -1.2], "real_nvp": [-3.1, -2.2]}
+    validations = {"gaussian_mixture": [-2.6, -1.7], "kde": [-2.4, -1.8]}
+    for model, values in tests.items():
+        for seed, value in enumerate(values):
+            record = {"model": model, "seed": seed, "test": value, "rows": [6, 2, 2],
+                      "columns": 3, "validation": validations.get(model, [0, 0])[seed]}
+            path = tabular.run_path(str(tmp_path), "wine", seed, model)
+            (tmp_path / "runs" / path.split("/")[-1]).write_text(json.dumps(record))
+    text = open(tabular.write_table(str(tmp_path), ["wine"], [0, 1])).read()
+    row = next(line for line in text.splitlines() if line.startswith("| wine"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "10 × 3"
+    gaps = [-2.9 - -3.0, -1.2 - -2.0]  # RAD - Gaussian
+    assert cells[7] == f"{np.mean(gaps):.3f} ± {np.std(gaps, ddof=1):.3f} (n=2), ahead 2/2"
+    best = [-2.9 - -2.8, -1.2 - -1.0]  # seed 0: the KDE (validation), seed 1: the mixture
+    assert cells[8] == f"{np.mean(best):.3f} ± {np.std(best, ddof=1):.3f} (n=2), ahead 0/2"

@@ -19,3 +19,6 @@ DECAYS = ("cosine", "none")
 
 LEARNING_RATE = 5e-3
 """Adam's default learning rate, that of the paper's protocol (`tfp-rad train`)."""
+
+TABLES = ("iris", "diabetes", "wine", "breast_cancer", "digits")
+"""scikit-learn's bundled tables (`tfp_rad.tabular_data`) of `tfp-rad study tabular`."""

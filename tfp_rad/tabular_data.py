@@ -22,9 +22,10 @@ import numbers
 
 import numpy as np
 
+from tfp_rad import catalog
 from tfp_rad.whitening import table
 
-TABLES = ("iris", "diabetes", "wine", "breast_cancer", "digits")
+TABLES = catalog.TABLES
 MIN_TRAIN_ROWS = 2
 
 

@@ -18,8 +18,9 @@ table reports the test rows' mean ± std over the seeds. Each (table, seed, mode
 a JSON file in the output directory, written whole once it is done, so an interrupted
 study resumes where it stopped.
 
-Run it as `python -m tfp_rad.tabular_study --output results/tabular` (the command of
-the committed table is written next to it).
+Run it as `tfp-rad study tabular` (the committed table: `results/tabular/`). The
+architecture measurements behind the defaults are `python -m tfp_rad.experiments.tabular
+--grid` (`run_grid`).
 """
 
 import argparse
@@ -31,7 +32,13 @@ import warnings
 
 import numpy as np
 
+from tfp_rad import catalog
+from tfp_rad.experiments import run_store
+from tfp_rad.experiments import tables as markdown
+
 MODELS = ("gaussian", "gaussian_mixture", "kde", "rad", "real_nvp")
+DEFAULT_OUTPUT = os.path.join("results", "tabular")
+COMMAND = "tfp-rad study tabular"
 FLOWS = ("rad", "real_nvp")
 VALIDATION_FRACTION, TEST_FRACTION = 0.15, 0.2
 
@@ -128,12 +135,13 @@ def run_one(table, seed, model):
 
 
 def run_path(output, table, seed, model):
-    return os.path.join(output, "runs", f"{table}-seed{seed}-{model}.json")
+    """`<output>/runs/<table>-<model>-seed<k>.json` (`run_store.run_name`)."""
+    return os.path.join(output, "runs", run_store.run_name(table, model, seed) + ".json")
 
 
 def run_study(output, tables, seeds, models, log=print):
     """Runs every missing (table, seed, model) and rewrites the table after each run."""
-    os.makedirs(os.path.join(output, "runs"), exist_ok=True)
+    run_store.prepare_directories(output, "runs")
     for table in tables:
         for seed in seeds:
             for model in models:
@@ -141,10 +149,7 @@ def run_study(output, tables, seeds, models, log=print):
                 if os.path.exists(path):
                     continue
                 figures = run_one(table, seed, model)
-                partial = path + ".partial"
-                with open(partial, "w") as f:
-                    json.dump(figures, f, indent=2)
-                os.replace(partial, path)
+                run_store.write_text_atomically(path, json.dumps(figures, indent=2) + "\n")
                 log(f"{table} seed {seed} {model}: test {figures['test']:.3f} "
                     f"({figures['seconds']:.0f} s)")
                 write_table(output, tables, seeds, models)
@@ -165,42 +170,69 @@ def collect(output, tables, seeds, models):
     return found
 
 
-def write_table(output, tables, seeds, models):
-    """Writes `table.md`: test log-likelihood, mean ± std over seeds, per table and model."""
+def write_table(output, tables=catalog.TABLES, seeds=(0, 1, 2), models=MODELS):
+    """Writes `<output>/table.md`: test log-likelihood, mean ± std over seeds; its path.
+
+    Besides each model's column: RAD minus the Gaussian and RAD minus the best of the
+    mixture and the KDE, paired by seed, with the number of seeds where RAD is ahead.
+    """
     found = collect(output, tables, seeds, models)
-    header = "| table | rows × columns | " + " | ".join(models) + " | RAD − Gaussian |"
-    lines = [header, "|" + "---|" * (len(models) + 3)]
+    header = ["table", "rows × columns", *(NAMES[m] for m in models)]
+    pairs = [(other, f"RAD − {NAMES[other]}") for other in ("gaussian", "best_classical")
+             if "rad" in models]
+    header += [title for _, title in pairs]
+    rows = []
     for table in tables:
-        cells, shape = [], ""
-        for model in models:
-            runs = found[table, model]
-            if runs:
-                shape = f"{sum(runs[0]['rows'])} × {runs[0]['columns']}"
-            cells.append(_mean_std([r["test"] for r in runs]))
-        gap = _paired_gap(found[table, "rad"], found[table, "gaussian"]) if {
-            "rad", "gaussian"} <= set(models) else ""
-        lines.append(f"| {table} | {shape} | " + " | ".join(cells) + f" | {gap} |")
-    best = "\n".join(lines)
-    with open(os.path.join(output, "table.md"), "w") as f:
-        f.write(best + "\n")
-    return best
+        runs = [r for m in models for r in found[table, m]]
+        shape = f"{sum(runs[0]['rows'])} × {runs[0]['columns']}" if runs else ""
+        cells = [markdown.mean_std([r["test"] for r in found[table, m]]) for m in models]
+        for other, _ in pairs:
+            cells.append(_paired_gap(found, table, other))
+        rows.append([table, shape, *cells])
+    lines = ["# Tabular study: test log-likelihood (nats/point, dequantized data)", "",
+             f"Command: `{COMMAND} --seeds {' '.join(map(str, seeds))}`", ""]
+    lines += markdown.markdown_table(header, rows)
+    lines += ["", markdown.LOG_LIKELIHOOD_NOTE.split(" Oracle")[0],
+              "Best classical: per seed, the better of the Gaussian mixture and the KDE on "
+              "the validation rows; its test figure."]
+    path = os.path.join(output, markdown.TABLE_FILE)
+    run_store.write_text_atomically(path, "\n".join(lines) + "\n")
+    return path
 
 
-def _mean_std(values):
-    if not values:
-        return "–"
-    values = np.asarray(values)
-    std = values.std(ddof=1) if len(values) > 1 else float("nan")
-    return f"{values.mean():.2f} ± {std:.2f} ({len(values)})"
+NAMES = {"gaussian": "Gaussian", "gaussian_mixture": "Gaussian mixture", "kde": "KDE",
+         "rad": "RAD", "real_nvp": "Real NVP", "best_classical": "best of mixture and KDE"}
 
 
-def _paired_gap(rad_runs, gaussian_runs):
-    by_seed = {r["seed"]: r["test"] for r in gaussian_runs}
-    gaps = [r["test"] - by_seed[r["seed"]] for r in rad_runs if r["seed"] in by_seed]
-    if not gaps:
-        return "–"
-    wins = sum(g > 0 for g in gaps)
-    return f"{_mean_std(gaps)}, ahead on {wins}/{len(gaps)}"
+def _paired_gap(found, table, other):
+    """`RAD - other` on the test rows, paired by seed: mean ± std, and seeds RAD leads."""
+    by_seed = {}
+    for seed_runs in _by_seed(found, table).values():
+        if "rad" not in seed_runs:
+            continue
+        if other == "best_classical":
+            candidates = [seed_runs[m] for m in ("gaussian_mixture", "kde") if m in seed_runs]
+            if len(candidates) < 2:
+                continue
+            reference = max(candidates, key=lambda r: r["validation"])
+        elif other in seed_runs:
+            reference = seed_runs[other]
+        else:
+            continue
+        by_seed[seed_runs["rad"]["seed"]] = seed_runs["rad"]["test"] - reference["test"]
+    if not by_seed:
+        return "—"
+    ahead = sum(g > 0 for g in by_seed.values())
+    return f"{markdown.mean_std(list(by_seed.values()))}, ahead {ahead}/{len(by_seed)}"
+
+
+def _by_seed(found, table):
+    seeds = {}
+    for (name, model), runs in found.items():
+        if name == table:
+            for run in runs:
+                seeds.setdefault(run["seed"], {})[model] = run
+    return seeds
 
 
 def _width(d):
@@ -262,24 +294,18 @@ def run_grid(output, tables, seeds, kinds, names, log=print):
 
 
 def main(argv=None):
-    from tfp_rad import tabular_data
-
-    parser = argparse.ArgumentParser(prog="python -m tfp_rad.tabular_study",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=os.path.join("results", "tabular"))
-    parser.add_argument("--tables", nargs="+", default=list(tabular_data.TABLES),
-                        choices=tabular_data.TABLES)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--grid", nargs="*", choices=sorted(GRID),
-                        help="measure these architecture settings instead (grid.jsonl)")
+    """`python -m tfp_rad.experiments.tabular --grid ...`: the architecture measurements."""
+    parser = argparse.ArgumentParser(prog="python -m tfp_rad.experiments.tabular",
+                                     description=run_grid.__doc__.splitlines()[0])
+    parser.add_argument("--output", default=os.path.join(DEFAULT_OUTPUT, "sizes"))
+    parser.add_argument("--tables", nargs="+", default=list(catalog.TABLES),
+                        choices=catalog.TABLES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--models", nargs="+", default=list(FLOWS), choices=FLOWS)
+    parser.add_argument("--grid", nargs="*", choices=sorted(GRID), default=[],
+                        help="the settings measured (default: all)")
     args = parser.parse_args(argv)
-    if args.grid is not None:
-        kinds = [m for m in args.models if m in FLOWS]
-        run_grid(args.output, args.tables, args.seeds, kinds, args.grid or sorted(GRID))
-        return 0
-    run_study(args.output, args.tables, args.seeds, args.models)
-    print(write_table(args.output, args.tables, args.seeds, args.models))
+    run_grid(args.output, args.tables, args.seeds, args.models, args.grid or sorted(GRID))
     return 0
 
 
