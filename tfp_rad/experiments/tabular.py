@@ -251,6 +251,10 @@ GRID = {
                       {"learning_rate": 2e-4}, True),
     "L6-H2d-lr1e-4": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
                       {"learning_rate": 1e-4}, True),
+    "L6-H2d-uniform-lr1e-4": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
+                              {"learning_rate": 1e-4}, False),
+    "L6-H2d-uniform-lr1e-3": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
+                              {"learning_rate": 1e-3}, False),
 }
 
 
