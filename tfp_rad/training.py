@@ -146,8 +146,10 @@ def data_architecture(kind, num_columns):
     """The flow sizes used on a table of `num_columns` columns (measured on real tables).
 
     `num_layers = 6` coupling layers of `hidden_units = clip(2 d, 32, 128)` units; RAD
-    without gating networks (`gating_hidden_units = 0`). See docs/tabular.md for the
-    measurements behind them.
+    without gating networks (`gating_hidden_units = 0`); the defensive mixture with the
+    standard normal, `defensive_weight = catalog.DATA_DEFENSIVE_WEIGHT` (0.05: no row more
+    than `log 20 = 3.0` nats below the whitening's Gaussian, `tfp_rad.models.defensive`).
+    See docs/tabular.md for the measurements behind them.
 
     Args:
       kind: `"rad"` or `"real_nvp"`.
@@ -159,7 +161,8 @@ def data_architecture(kind, num_columns):
     d = validation.positive_int(num_columns, "num_columns")
     if kind not in ("rad", "real_nvp"):
         raise ValueError(f"kind must be 'rad' or 'real_nvp', got {kind!r}.")
-    sizes = {"num_layers": 6, "hidden_units": int(min(128, max(32, 2 * d)))}
+    sizes = {"num_layers": 6, "hidden_units": int(min(128, max(32, 2 * d))),
+             "defensive_weight": catalog.DATA_DEFENSIVE_WEIGHT}
     if kind == "rad":
         sizes["gating_hidden_units"] = 0
     return sizes

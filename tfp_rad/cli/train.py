@@ -69,6 +69,13 @@ def add_parser(subparsers):
         help="with --data: whiten with C + RIDGE diag(C) (for a singular covariance)",
     )
     parser.add_argument(
+        "--defensive-weight", type=float, default=None, metavar="EPS",
+        help="with --data: the standard normal's share in the model's defensive mixture "
+        "(1 - EPS) flow + EPS N(0, I) in whitened space, so that no row is more than "
+        "log(1/EPS) nats below the full-covariance Gaussian (default "
+        f"{catalog.DATA_DEFENSIVE_WEIGHT}; 0: none, the flow alone)",
+    )
+    parser.add_argument(
         "--no-baselines", action="store_true",
         help="with --data: do not fit the Gaussian, Gaussian mixture and KDE baselines",
     )
@@ -184,6 +191,8 @@ def _user_data(args):
         for name in ("num_layers", "hidden_units", "gating_hidden_units"):
             if getattr(args, name) is not None:
                 sizes[name] = getattr(args, name)
+        if args.defensive_weight is not None:
+            sizes["defensive_weight"] = args.defensive_weight or None
         if args.model != "rad" and args.gating_hidden_units is not None:
             raise ValueError(
                 f"--gating-hidden-units applies to --model rad only, not {args.model}.")
@@ -250,12 +259,13 @@ def run(args):
     table = None
     if args.data is None:
         data_only = ("validation_split", "test_split", "patience", "dequantize_columns",
-                     "ridge")
+                     "ridge", "defensive_weight")
         if any(getattr(args, name) is not None for name in data_only) or (
                 args.no_dequantize or args.no_baselines):
             raise UserError(
                 "--validation-split, --test-split, --patience, --no-dequantize, "
-                "--dequantize-columns, --ridge and --no-baselines apply to --data only."
+                "--dequantize-columns, --ridge, --defensive-weight and --no-baselines apply "
+                "to --data only."
             )
         for name, default in PROBLEM_DEFAULTS.items():
             if getattr(args, name) is None:

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_rad import validation, whitening
+from tfp_rad.models import defensive
 from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
 
 tfb = tfp.bijectors
@@ -52,10 +53,16 @@ class FlowModel(keras.Model):
 
     (`Chain([Shift(mean), ScaleMatvecTriL(L)])`). A flow at the identity is then the
     maximum-likelihood full-covariance Gaussian of the adapted data.
+
+    With `defensive_weight=eps` (in (0, 1); None, the default, for none) the flow's
+    density, before the standardization or whitening, is the defensive mixture
+    `(1 - eps) p_flow(u) + eps N(u; 0, I)` (`tfp_rad.models.defensive`): with `whiten=True`
+    no row's `log p(x)` is then more than `log(1/eps)` below the full-covariance
+    Gaussian's.
     """
 
     def __init__(self, event_size, num_layers, hidden_units, standardize=False, whiten=False,
-                 **kwargs):
+                 defensive_weight=None, **kwargs):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
@@ -72,6 +79,7 @@ class FlowModel(keras.Model):
             )
         self.standardize = standardize
         self.whiten = whiten
+        self.defensive_weight = defensive.check_weight(defensive_weight)
         if whiten:
             self.whitening_mean = self.add_weight(
                 shape=(self.event_size,), initializer="zeros", trainable=False,
@@ -152,9 +160,14 @@ class FlowModel(keras.Model):
         `x = mean + scale * u`: `tfd.TransformedDistribution(flow, Chain([Shift(mean),
         Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term;
         with `whiten=True`, mapped by `x = mean + L u` (`Chain([Shift(mean),
-        ScaleMatvecTriL(L)])`, Jacobian term `-sum_j log L_jj`).
+        ScaleMatvecTriL(L)])`, Jacobian term `-sum_j log L_jj`). With a
+        `defensive_weight`, the flow's distribution is first mixed with the standard normal
+        (`defensive.defensive_mixture`).
         """
         flow = self._make_distribution()
+        if self.defensive_weight is not None:
+            flow = defensive.defensive_mixture(
+                flow, self._base_distribution(), self.defensive_weight)
         to_data = self._to_data()
         if to_data is None:
             return flow
@@ -379,6 +392,7 @@ class FlowModel(keras.Model):
             hidden_units=self.hidden_units,
             standardize=self.standardize,
             whiten=self.whiten,
+            defensive_weight=self.defensive_weight,
         )
         return config
 
