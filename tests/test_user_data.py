@@ -352,6 +352,10 @@ def test_bad_files_and_options_give_one_line_and_exit_code_2(tmp_path, capsys):
           *out], "leaves no training rows"),
         (["train", *data("one.csv"), "--model", "real_nvp", *out], "event_size must be >= 2"),
         (["train", "--dataset", "spiral", "--patience", "3", *out], "apply to --data only"),
+        (["train", "--dataset", "spiral", "--defensive-weight", "0.1", *out],
+         "apply to --data only"),
+        (["train", *data("two.csv"), "--defensive-weight", "1.5", *out],
+         r"defensive_weight must be None .* in \(0, 1\)"),
         (["train", *data("two.csv"), "--validation-split", "0", "--patience", "3", *out],
          "--patience must be 0"),
         (["train", *data("two.csv"), "--validation-split", "1.5", *out],
@@ -407,4 +411,5 @@ def test_train_derives_its_settings_and_dequantizes_integer_columns(tmp_path, ca
     assert f"at most {expected.max_steps} steps of batch {expected.batch_size}" in printed
     assert results["architecture"]["hidden_units"] == training.data_architecture(
         "real_nvp", 2)["hidden_units"]
+    assert results["architecture"]["defensive_weight"] == 0.05
     assert "add the log cell volume 0.0000 for a lower bound" in printed

@@ -381,9 +381,11 @@ def _describe_table(args, table):
     for name in ("validation", "test"):
         if table[name] is not None:
             parts.append(f"{len(table[name])} to {'validate' if name == 'validation' else name}")
+    eps = table["model"].defensive_weight
+    mixture = "" if eps is None else f", mixed with {eps:g} of the whitening's Gaussian"
     return (
         f"{args.data} ({len(x)} rows of dimension {x.shape[1]}: {', '.join(parts)}; "
-        f"{dequantizer.describe()}; whitened)"
+        f"{dequantizer.describe()}; whitened{mixture})"
     )
 
 

@@ -242,7 +242,8 @@ def _width(d):
 
 
 GRID = {
-    # name: (sizes as a function of d, overrides of the training defaults, RAD near identity)
+    # name: (sizes as a function of d, overrides of the training defaults, RAD near identity);
+    # without "eps" in the name, no defensive mixture
     "L6-H2d": (lambda d: {"num_layers": 6, "hidden_units": _width(d)}, {}, True),
     "L6-H2d-uniform": (lambda d: {"num_layers": 6, "hidden_units": _width(d)}, {}, False),
     "L4-H16": (lambda d: {"num_layers": 4, "hidden_units": 16}, {}, True),
@@ -257,6 +258,9 @@ GRID = {
                               {"learning_rate": 1e-4}, False),
     "L6-H2d-uniform-lr1e-3": (lambda d: {"num_layers": 6, "hidden_units": _width(d)},
                               {"learning_rate": 1e-3}, False),
+    **{f"L6-H2d-lr1e-4-eps{eps:g}": (
+        lambda d, eps=eps: {"num_layers": 6, "hidden_units": _width(d), "defensive_weight": eps},
+        {"learning_rate": 1e-4}, True) for eps in (0.01, 0.2)},
 }
 
 
