@@ -1,10 +1,11 @@
 """The defensive mixture: a flow's density mixed with a small share of its standard normal base.
 
 A flow trained on a few hundred rows can map a row far outside the training range to a
-point so far out in its base that `log p` is thousands of nats below any simple model (a
-coupling layer whose conditioner reads an outlying coordinate emits its extreme, saturated
-parameters, and a RAD fold's outer slopes, `alpha_plus = alpha3 q+[3]`, then stretch the
-row again in every layer). The defensive mixture bounds the damage. In the flow's own
+point so far out in its base that `log p` is thousands of nats below any simple model: a
+conditioner that reads an outlying coordinate extrapolates, e.g. to a RAD fold whose
+outer slope (`alpha_minus = alpha1 q-[1]`) stretches the row by a factor of 20, and the
+stretches compound over the layers while the base charges `-z^2 / 2`. The defensive
+mixture bounds the damage. In the flow's own
 coordinates (the whitened ones, with `whiten=True`) the density is
 
 ```none
