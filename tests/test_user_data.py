@@ -267,23 +267,39 @@ def test_train_sample_and_score_on_a_csv_file(tmp_path, capsys):
     save_points(tmp_path / "data.csv", x)
     output = tmp_path / "run"
     argv = ["train", "--data", str(tmp_path / "data.csv"), "--steps", "100"]
+    argv += ["--validation-split", "0.1", "--test-split", "0.2"]
     argv += ["--steps-per-epoch", "10", "--output", str(output), "--no-jit", *TINY]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    assert "300 points of dimension 3: 270 to train, 30 to validate" in printed
-    assert "log-likelihood (nats/point): train" in printed
+    assert "300 rows of dimension 3: 210 to train, 30 to validate, 60 to test" in printed
+    assert "no column dequantized; whitened" in printed
+    assert "at most 100 steps of batch 100" in printed and "validation every 10 steps" in printed
+    assert "log-likelihood (nats/point): train" in printed and ", test " in printed
     assert "log-likelihood (nats/dim): train" in printed
+    assert "baseline gaussian (nats/point)" in printed
     files = ["marginals.png", "model.keras", "pairs.png", "results.json"]
     assert sorted(os.listdir(output)) == files
     results = json.loads((output / "results.json").read_text())
-    assert results["num_train"] == 270 and results["num_validation"] == 30
+    assert (results["num_train"], results["num_validation"], results["num_test"]) == (210, 30, 60)
     assert results["dimensions"] == 3 and 0 < results["optimizer_steps"] <= 100
+    assert results["training_settings"]["batch_size"] == 100
     assert len(results["validation_loss_by_epoch"]) * 10 == results["optimizer_steps"]
     np.testing.assert_allclose(
         results["validation_log_likelihood_per_dim"], results["validation_log_likelihood"] / 3
     )
+    # The baselines are fitted on the same split: the Gaussian's figures, recomputed.
+    train, held, test = tfp_rad.tabular_data.split(x, 0, 0.1, 0.2)
+    gaussian = tfp_rad.baselines.Gaussian(train)
+    np.testing.assert_allclose(
+        [results["baselines"]["gaussian"][k] for k in ("validation", "test")],
+        [np.mean(gaussian.log_prob(held)), np.mean(gaussian.log_prob(test))], rtol=1e-9)
+    comparison = results["comparison"]
+    assert comparison["message"] in printed
+    best = max(results["baselines"].values(), key=lambda r: r["validation"])
+    assert comparison["flow_below_best_baseline"] == (
+        results["validation_log_likelihood"] < best["validation"])
     model = tfp_rad.load_model(output / "model.keras")
-    assert model.event_size == 3 and model.standardize
+    assert model.event_size == 3 and model.whiten
 
     samples_file = tmp_path / "samples.csv"
     argv = ["sample", str(output / "model.keras"), "-n", "50", "--seed", "4"]
@@ -316,7 +332,7 @@ def test_train_on_one_dimensional_npy_draws_marginals_only(tmp_path, capsys):
 def test_bad_files_and_options_give_one_line_and_exit_code_2(tmp_path, capsys):
     write_bad_files(tmp_path)
     constant = points(20)
-    constant[:, 2] = 1.0
+    constant[:, 2] = 1.5  # not an integer: no grid step, so not dequantized
     save_points(tmp_path / "constant.csv", constant)
     save_points(tmp_path / "two.csv", points(20)[:, :2])
     save_points(tmp_path / "one.csv", points(20)[:, :1])
@@ -328,9 +344,17 @@ def test_bad_files_and_options_give_one_line_and_exit_code_2(tmp_path, capsys):
     runs = [
         (["train", *data("ragged.csv"), *out], "line 4 has 2 column"),
         (["train", *data("objects.npy"), *out], "holds Python objects"),
-        (["train", *data("constant.csv"), *out], "Feature 2 .* is constant"),
+        (["train", *data("constant.csv"), *out], "Column 2 .* is constant"),
+        (["train", *data("two.csv"), "--no-dequantize", "--dequantize-columns", "0", *out],
+         "contradict"),
+        (["train", *data("two.csv"), "--test-split", "0.5", "--validation-split", "0.5",
+          *out], "leaves no training rows"),
         (["train", *data("one.csv"), "--model", "real_nvp", *out], "event_size must be >= 2"),
         (["train", "--dataset", "spiral", "--patience", "3", *out], "apply to --data only"),
+        (["train", "--dataset", "spiral", "--defensive-weight", "0.1", *out],
+         "apply to --data only"),
+        (["train", *data("two.csv"), "--defensive-weight", "1.5", *out],
+         r"defensive_weight must be None .* in \(0, 1\)"),
         (["train", *data("two.csv"), "--validation-split", "0", "--patience", "3", *out],
          "--patience must be 0"),
         (["train", *data("two.csv"), "--validation-split", "1.5", *out],
@@ -359,3 +383,27 @@ def test_infer_layers_of_a_standardized_model_start_from_standardized_points(kin
     np.testing.assert_allclose(steps[0].x, (x - x.mean(0)) / x.std(0), rtol=1e-5, atol=1e-5)
     for before, after in zip(steps, steps[1:]):
         np.testing.assert_array_equal(before.z, after.x)
+
+
+def test_train_derives_its_settings_and_dequantizes_integer_columns(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.normal(size=240), rng.poisson(3.0, size=240)], axis=1)
+    x[1] = x[0]  # a duplicated row
+    save_points(tmp_path / "counts.csv", x)
+    output = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "counts.csv"), "--steps", "30", "--model",
+            "real_nvp", "--num-layers", "2", "--verbose", "0", "--no-jit", "--no-baselines",
+            "--output", str(output)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Warning: The table has 1 duplicated row" in printed
+    assert "dequantized with uniform noise of one grid step: x1 (step 1)" in printed
+    results = json.loads((output / "results.json").read_text())
+    assert results["dequantized_columns"] == [1] and "baselines" not in results
+    expected = training.data_defaults(results["num_train"], 2, "real_nvp", max_steps=30)
+    assert results["training_settings"] == {**vars(expected), "early_stopping": True}
+    assert f"at most {expected.max_steps} steps of batch {expected.batch_size}" in printed
+    assert results["architecture"]["hidden_units"] == training.data_architecture(
+        "real_nvp", 2)["hidden_units"]
+    assert results["architecture"]["defensive_weight"] == 0.05
+    assert "add the log cell volume 0.0000 for a lower bound" in printed

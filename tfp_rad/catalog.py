@@ -22,3 +22,10 @@ DECAYS = ("cosine", "none")
 
 LEARNING_RATE = 5e-3
 """Adam's default learning rate, that of the paper's protocol (`tfp-rad train`)."""
+
+TABLES = ("iris", "diabetes", "wine", "breast_cancer", "digits")
+"""scikit-learn's bundled tables (`tfp_rad.tabular_data`) of `tfp-rad study tabular`."""
+
+DATA_DEFENSIVE_WEIGHT = 0.05
+"""The standard normal's share in the defensive mixture of the models for tables
+(`training.data_architecture`, `tfp-rad train --data`; `tfp_rad.models.defensive`)."""

@@ -5,7 +5,9 @@ weights) when the loss stops being finite, and takes Keras callbacks; `backup_an
 is Keras's `BackupAndRestore` for it, guarded against resuming a run of other settings.
 """
 
+import dataclasses
 import json
+import math
 import os
 import time
 
@@ -22,6 +24,148 @@ _VALIDATION_BATCH = 10_000
 SETTINGS_FILE = "settings.json"
 # What `keras.callbacks.BackupAndRestore(double_checkpoint=True)` writes in its directory.
 _BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataDefaults:
+    """Training settings derived from a table's size by `data_defaults` (see there).
+
+    Attributes:
+      batch_size: points per optimizer step.
+      steps_per_pass: optimizer steps in one pass over the training rows (an epoch in the
+        ordinary sense).
+      validate_every: steps between two validation checks (Keras's "epoch" in
+        `fit_steps`, its `steps_per_epoch`).
+      patience: validation checks in a row without improvement before stopping.
+      max_steps: the step budget (a multiple of `validate_every`), reached only if the
+        validation loss keeps improving.
+      learning_rate: Adam's initial learning rate (cosine decay over `max_steps`).
+      weight_decay: decoupled weight decay (None: none).
+      restore_best_weights: keep the weights of the best validation check (always True).
+    """
+
+    batch_size: int
+    steps_per_pass: int
+    validate_every: int
+    patience: int
+    max_steps: int
+    learning_rate: float
+    weight_decay: float | None
+    restore_best_weights: bool = True
+
+    def fit_steps_arguments(self):
+        """The keyword arguments of `fit_steps` that these settings fill in."""
+        return dict(
+            steps=self.max_steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            steps_per_epoch=self.validate_every,
+            early_stopping_patience=self.patience,
+            weight_decay=self.weight_decay,
+        )
+
+
+# Adam's initial learning rate on tables, by flow: RAD started near the identity has its
+# conditioners' output scale at 6 (models.initialization), so its steps are larger.
+DATA_LEARNING_RATES = {"rad": 1e-4, "real_nvp": 1e-3}
+DATA_PATIENCE = 20
+_MIN_BATCH, _MAX_BATCH = 32, 256
+_PASSES = 200
+_MIN_STEPS, _MAX_STEPS = 2_000, 20_000
+
+
+def data_defaults(num_train, num_columns, kind="rad", **overrides):
+    """Training settings for a table of `num_train` training rows and `num_columns` columns.
+
+    With `n = num_train`:
+
+    ```none
+    batch_size     B = min(n, clip(n // 16, 32, 256))
+    steps_per_pass P = n // B                          (one pass over the training rows)
+    validate_every V = max(1, P // (patience + 1))     (patience = 20 checks)
+    max_steps      S = V * ceil(clip(200 P, 2000, 20000) / V)
+    learning_rate  1e-4 for RAD, 1e-3 for Real NVP (`DATA_LEARNING_RATES`)
+    weight decay none,  best validation weights kept
+    ```
+
+    So a check comes at least once per pass, and when a pass is long enough (`P >=
+    patience + 1` steps: from about 700 training rows) early stopping can stop within the
+    first pass, before a small table is seen twice; the patience of a tiny table is a
+    few passes. `num_columns` does not change these settings (it is checked, and sets the
+    architecture in `data_architecture`).
+
+    Args:
+      num_train: positive int, the training rows.
+      num_columns: positive int, the columns.
+      kind: `"rad"` or `"real_nvp"`, the flow trained (sets the learning rate).
+      **overrides: any field of `DataDefaults` to set instead of deriving it (the others
+        are derived from it: e.g. `batch_size=64` changes `steps_per_pass` and what
+        follows from it).
+
+    Returns:
+      A `DataDefaults`.
+
+    Raises:
+      ValueError: for a non-positive size, an unknown field, or a bad override.
+    """
+    n = validation.positive_int(num_train, "num_train")
+    validation.positive_int(num_columns, "num_columns")
+    fields = {f.name for f in dataclasses.fields(DataDefaults)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"Unknown training settings {unknown}; the settings are {sorted(fields)}.")
+    if overrides.get("restore_best_weights", True) is not True:
+        raise ValueError("restore_best_weights is always True: the best validation weights are kept.")
+    positive = ("batch_size", "steps_per_pass", "validate_every", "patience", "max_steps")
+    for name in positive:
+        if overrides.get(name) is not None:
+            overrides[name] = validation.positive_int(overrides[name], name)
+    if kind not in DATA_LEARNING_RATES:
+        raise ValueError(f"kind must be one of {sorted(DATA_LEARNING_RATES)}, got {kind!r}.")
+    learning_rate = overrides.get("learning_rate") or DATA_LEARNING_RATES[kind]
+    if not validation.is_positive_number(learning_rate):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    weight_decay = overrides.get("weight_decay")
+    if weight_decay is not None and not validation.is_positive_number(weight_decay):
+        raise ValueError(f"weight_decay must be a positive number or None, got {weight_decay!r}.")
+    batch = overrides.get("batch_size") or min(n, max(_MIN_BATCH, min(_MAX_BATCH, n // 16)))
+    if batch > n:
+        raise ValueError(f"batch_size={batch} is larger than the {n} training rows.")
+    per_pass = overrides.get("steps_per_pass") or n // batch
+    patience = overrides.get("patience") or DATA_PATIENCE
+    every = overrides.get("validate_every") or max(1, per_pass // (patience + 1))
+    budget = overrides.get("max_steps") or min(_MAX_STEPS, max(_MIN_STEPS, _PASSES * per_pass))
+    max_steps = every * math.ceil(budget / every)
+    return DataDefaults(
+        batch_size=batch, steps_per_pass=per_pass, validate_every=every, patience=patience,
+        max_steps=max_steps, learning_rate=float(learning_rate), weight_decay=weight_decay,
+    )
+
+
+def data_architecture(kind, num_columns):
+    """The flow sizes used on a table of `num_columns` columns (measured on real tables).
+
+    `num_layers = 6` coupling layers of `hidden_units = clip(2 d, 32, 128)` units; RAD
+    without gating networks (`gating_hidden_units = 0`); the defensive mixture with the
+    standard normal, `defensive_weight = catalog.DATA_DEFENSIVE_WEIGHT` (0.05: no row more
+    than `log 20 = 3.0` nats below the whitening's Gaussian, `tfp_rad.models.defensive`).
+    See docs/tabular.md for the measurements behind them.
+
+    Args:
+      kind: `"rad"` or `"real_nvp"`.
+      num_columns: positive int `d`.
+
+    Returns:
+      A dict of keyword arguments for `RADFlow` or `RealNVPFlow`.
+    """
+    d = validation.positive_int(num_columns, "num_columns")
+    if kind not in ("rad", "real_nvp"):
+        raise ValueError(f"kind must be 'rad' or 'real_nvp', got {kind!r}.")
+    sizes = {"num_layers": 6, "hidden_units": int(min(128, max(32, 2 * d))),
+             "defensive_weight": catalog.DATA_DEFENSIVE_WEIGHT}
+    if kind == "rad":
+        sizes["gating_hidden_units"] = 0
+    return sizes
 
 
 class TrainingDivergedError(RuntimeError):

@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_rad import validation
+from tfp_rad import validation, whitening
+from tfp_rad.models import defensive
 from tfp_rad.philox_sampling import PhiloxMultivariateNormalDiag
 from tfp_rad.rad_distribution import context_kwargs
 
@@ -42,6 +43,24 @@ class FlowModel(keras.Model):
     `log_prob` and `sample` are in the data's own units and the log-likelihood is
     comparable with any other density of the same data.
 
+    With `whiten=True` (instead) the flow models whitened points: the model holds a
+    non-trainable `mean` `[d]` and lower-triangular `L` `[d, d]` (the Cholesky factor of
+    the covariance, set by `adapt(x)`, see `tfp_rad.whitening`; 0 and the identity until
+    then), and its density is that of `x = mean + L u`,
+
+    ```none
+    log p(x) = log p_flow(L^{-1} (x - mean)) - sum_j log L_jj
+    ```
+
+    (`Chain([Shift(mean), ScaleMatvecTriL(L)])`). A flow at the identity is then the
+    maximum-likelihood full-covariance Gaussian of the adapted data.
+
+    With `defensive_weight=eps` (in (0, 1); None, the default, for none) the flow's
+    density, before the standardization or whitening, is the defensive mixture
+    `(1 - eps) p_flow(u) + eps N(u; 0, I)` (`tfp_rad.models.defensive`): with `whiten=True`
+    no row's `log p(x)` is then more than `log(1/eps)` below the full-covariance
+    Gaussian's.
+
     #### Conditional densities
 
     With `context_size = m > 0` the model is a conditional density `p(x | c)` of `x`
@@ -50,15 +69,15 @@ class FlowModel(keras.Model):
     for one context) or `[n, m]` (one draw per context), and `fit`, `evaluate` and the
     model's call on dicts `{"x": points, "context": contexts}` (numpy arrays, or a
     `tf.data.Dataset` of such dicts); the loss is the mean conditional NLL
-    `-mean_i log p(x_i | c_i)`. With `standardize=True`, `adapt(x, context)` standardizes
-    the context as well (`(c - mean_c) / scale_c`, which the layers read; a change of
+    `-mean_i log p(x_i | c_i)`. A conditional model takes no `defensive_weight`. With `standardize=True` or `whiten=True`, `adapt(x,
+    context)` standardizes the context as well (`(c - mean_c) / scale_c`, which the layers read; a change of
     the condition's units, not of the density's). The distribution's context is the
     standardized one: `distribution.log_prob(x, **context_kwargs(distribution, c'))`
     with `c' = flow_context(c)` equals `log_prob(x, context=c)`.
     """
 
-    def __init__(self, event_size, num_layers, hidden_units, standardize=False,
-                 context_size=0, **kwargs):
+    def __init__(self, event_size, num_layers, hidden_units, standardize=False, whiten=False,
+                 defensive_weight=None, context_size=0, **kwargs):
         kwargs.setdefault("dtype", keras.config.floatx())
         super().__init__(**kwargs)
         self.event_size = validation.positive_int(event_size, "event_size")
@@ -66,9 +85,23 @@ class FlowModel(keras.Model):
         self.hidden_units = validation.positive_int(hidden_units, "hidden_units")
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}.")
+        if not isinstance(whiten, bool):
+            raise ValueError(f"whiten must be True or False, got {whiten!r}.")
+        if standardize and whiten:
+            raise ValueError(
+                "standardize=True and whiten=True are alternatives (whitening includes the "
+                "standardization); choose one."
+            )
         self.standardize = standardize
+        self.whiten = whiten
+        self.defensive_weight = defensive.check_weight(defensive_weight)
         self.context_size = validation.non_negative_int(context_size, "context_size")
-        if standardize and self.context_size:
+        if self.context_size and self.defensive_weight is not None:
+            raise ValueError(
+                "defensive_weight applies to unconditional models only; a conditional model "
+                "(context_size > 0) takes defensive_weight=None."
+            )
+        if (standardize or whiten) and self.context_size:
             self.context_mean = self.add_weight(
                 shape=(self.context_size,), initializer="zeros", trainable=False,
                 name="context_mean",
@@ -76,6 +109,15 @@ class FlowModel(keras.Model):
             self.context_scale = self.add_weight(
                 shape=(self.context_size,), initializer="ones", trainable=False,
                 name="context_scale",
+            )
+        if whiten:
+            self.whitening_mean = self.add_weight(
+                shape=(self.event_size,), initializer="zeros", trainable=False,
+                name="whitening_mean",
+            )
+            self.whitening_scale_tril = self.add_weight(
+                shape=(self.event_size, self.event_size), initializer="identity",
+                trainable=False, name="whitening_scale_tril",
             )
         if standardize:
             self.feature_mean = self.add_weight(
@@ -87,8 +129,13 @@ class FlowModel(keras.Model):
                 name="feature_scale",
             )
 
-    def adapt(self, x, context=None):
-        """Sets the standardization from data: each feature's mean and standard deviation.
+    def adapt(self, x, context=None, ridge=None):
+        """Sets the standardization (or the whitening) from data, e.g. the training split.
+
+        With `whiten=True`: the mean and the Cholesky factor of the covariance of `x`
+        (`tfp_rad.whitening.fit(x, ridge)`, whose `ValueError`s it raises: a constant
+        column, fewer rows than columns, collinear columns; `ridge=r` uses `C + r diag(C)`
+        instead). With `standardize=True`:
 
         ```none
         mean_j = (1/n) sum_i x_ij,   scale_j = sqrt((1/n) sum_i (x_ij - mean_j)^2)
@@ -103,18 +150,28 @@ class FlowModel(keras.Model):
             same way (required for a conditional model, refused otherwise).
 
         Raises:
-          ValueError: if the model was built with `standardize=False`, for bad data, or if
+          ValueError: if the model was built with neither option, for bad data, or if
             a feature is constant (its scale would be 0; the message names the feature's
-            index, counted from 0).
+            index, counted from 0); with `whiten=True` also for a singular covariance.
         """
-        if not self.standardize:
+        if not (self.whiten or self.standardize):
             raise ValueError(
-                f"{self.name} was built with standardize=False: it has no standardization "
-                "to adapt."
+                f"{self.name} was built with standardize=False and whiten=False: it has no "
+                "standardization to adapt."
             )
-        x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
+        if ridge is not None and not self.whiten:
+            raise ValueError("ridge applies to whiten=True only.")
         validation.check_context(context, self.context_size, np.float64, self.name)
-        mean, scale = _mean_and_scale(x, "Feature", "has no density; drop it")
+        if self.whiten:
+            x = validation.points_array(x, self.event_size, np.float64, "Whitening data")
+            mean, scale_tril = whitening.fit(x, ridge)
+            self.whitening_mean.assign(mean.astype(self.whitening_mean.dtype))
+            self.whitening_scale_tril.assign(scale_tril.astype(self.whitening_scale_tril.dtype))
+        else:
+            x = validation.points_array(x, self.event_size, np.float64, "Standardization data")
+            mean, scale = _mean_and_scale(x, "Feature", "it cannot be standardized; drop it")
+            self.feature_mean.assign(mean.astype(self.feature_mean.dtype))
+            self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
         if self.context_size:
             context = validation.points_array(
                 context, self.context_size, np.float64, "Standardization contexts")
@@ -124,11 +181,9 @@ class FlowModel(keras.Model):
                     "per point."
                 )
             context_mean, context_scale = _mean_and_scale(
-                context, "Context feature", "carries no information; drop it")
+                context, "Context feature", "it carries no information; drop it")
             self.context_mean.assign(context_mean.astype(self.context_mean.dtype))
             self.context_scale.assign(context_scale.astype(self.context_scale.dtype))
-        self.feature_mean.assign(mean.astype(self.feature_mean.dtype))
-        self.feature_scale.assign(scale.astype(self.feature_scale.dtype))
 
     def _base_distribution(self):
         """The standard normal latent, `N(0, I_d)`, in the model's dtype, sampled with Philox."""
@@ -143,15 +198,19 @@ class FlowModel(keras.Model):
 
         With `standardize=True`, the flow's distribution mapped by
         `x = mean + scale * u`: `tfd.TransformedDistribution(flow, Chain([Shift(mean),
-        Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term.
+        Scale(scale)]))`, whose `log_prob` includes the `-sum_j log scale_j` Jacobian term;
+        with `whiten=True`, mapped by `x = mean + L u` (`Chain([Shift(mean),
+        ScaleMatvecTriL(L)])`, Jacobian term `-sum_j log L_jj`). With a
+        `defensive_weight`, the flow's distribution is first mixed with the standard normal
+        (`defensive.defensive_mixture`).
         """
         flow = self._make_distribution()
-        if not self.standardize:
+        if self.defensive_weight is not None:
+            flow = defensive.defensive_mixture(
+                flow, self._base_distribution(), self.defensive_weight)
+        to_data = self._to_data()
+        if to_data is None:
             return flow
-        to_data = tfb.Chain([
-            tfb.Shift(tf.convert_to_tensor(self.feature_mean)),
-            tfb.Scale(tf.convert_to_tensor(self.feature_scale)),
-        ])
         return tfd.TransformedDistribution(flow, to_data)
 
     def flow_context(self, context):
@@ -165,16 +224,34 @@ class FlowModel(keras.Model):
         """
         context = validation.check_context(
             context, self.context_size, self.compute_dtype, self.name)
-        if context is None or not self.standardize:
+        if context is None or not (self.standardize or self.whiten):
             return context
         return (context - self.context_mean) / self.context_scale
 
+    def _to_data(self):
+        """The affine bijector from the flow's points to the data's (None without one).
+
+        Whitening: `Chain([Shift(mean), ScaleMatvecTriL(L)])`, standardization:
+        `Chain([Shift(mean), Scale(scale)])`; both apply the scale first.
+        """
+        if self.whiten:
+            return tfb.Chain([
+                tfb.Shift(tf.convert_to_tensor(self.whitening_mean)),
+                tfb.ScaleMatvecTriL(tf.convert_to_tensor(self.whitening_scale_tril)),
+            ])
+        if self.standardize:
+            return tfb.Chain([
+                tfb.Shift(tf.convert_to_tensor(self.feature_mean)),
+                tfb.Scale(tf.convert_to_tensor(self.feature_scale)),
+            ])
+        return None
+
     def _flow_points(self, x):
-        """Points as the flow's layers see them: `(x - mean) / scale` with `standardize=True`."""
+        """Points as the flow's layers see them: `L^{-1} (x - mean)` with `whiten=True`,
+        `(x - mean) / scale` with `standardize=True`, else `x`."""
         x = self._as_points(x)
-        if not self.standardize:
-            return x
-        return (x - self.feature_mean) / self.feature_scale
+        to_data = self._to_data()
+        return x if to_data is None else to_data.inverse(x)
 
     def _as_points(self, x):
         x = tf.convert_to_tensor(x)
@@ -453,21 +530,17 @@ class FlowModel(keras.Model):
             num_layers=self.num_layers,
             hidden_units=self.hidden_units,
             standardize=self.standardize,
+            whiten=self.whiten,
+            defensive_weight=self.defensive_weight,
             context_size=self.context_size,
         )
         return config
 
 
-def _mean_and_scale(x, what, consequence):
+def _mean_and_scale(x, noun, advice):
     """Column means and standard deviations of `x`, refusing a constant column."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
-    constant = np.flatnonzero(~(scale > 0))
-    if constant.size:
-        raise ValueError(
-            f"{what} {constant[0]} of the standardization data is constant (every value is "
-            f"{float(x[0, constant[0]])!r}), so it cannot be standardized and {consequence}. "
-            f"Constant {what.lower()}s: {constant.tolist()}."
-        )
+    whitening.refuse_constant_columns(x, scale, noun, "standardization data", advice)
     return mean, scale
 
 

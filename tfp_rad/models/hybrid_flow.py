@@ -133,8 +133,8 @@ class HybridFlow(RADStack):
     def infer_layers(self, x, context=None):
         """Every layer's `(x, z, k)`, data side first; `k` is None for a Real NVP layer.
 
-        With `standardize=True` the first layer's `x` is the standardized point. A
-        conditional model needs the `context` of the points.
+        With `standardize=True` (`whiten=True`) the first layer's `x` is the standardized
+        (whitened) point. A conditional model needs the `context` of the points.
 
         A RAD layer's `(z, k)` is its fold of `x`; a Real NVP layer's `z` is its
         coupling's inverse of `x`. Each layer's `z` is the next layer's `x`.

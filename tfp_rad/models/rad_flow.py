@@ -115,8 +115,8 @@ class RADFlow(RADStack):
     def infer_layers(self, x, context=None):
         """Every layer's `(x, z, k)`, data side first (see `RADDistribution.infer_layers`).
 
-        With `standardize=True` the first layer's `x` is the standardized point. A
-        conditional model needs the `context` of the points.
+        With `standardize=True` (`whiten=True`) the first layer's `x` is the standardized
+        (whitened) point. A conditional model needs the `context` of the points.
         """
         return self._make_distribution().infer_layers(
             self._flow_points(x), self.flow_context(context))

@@ -108,8 +108,8 @@ class RealNVPFlow(FlowModel):
     def infer_layers(self, x, context=None):
         """Every coupling's `(x, z, k=None)`, data side first: `z = coupling.inverse(x)`.
 
-        With `standardize=True` the first coupling's `x` is the standardized point. A
-        conditional model needs the `context` of the points.
+        With `standardize=True` (`whiten=True`) the first coupling's `x` is the
+        standardized (whitened) point. A conditional model needs the `context` of the points.
         """
         x = self._flow_points(x)
         condition = context_kwargs_of_coupling(self.flow_context(context))
