@@ -48,7 +48,7 @@ def test_train_sample_and_score_with_context_columns(tmp_path, capsys):
             "--steps", "60", "--steps-per-epoch", "20", "--output", str(output), *TINY]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    assert "400 points of dimension 2 given a context of 1 column(s): 360 to train" in printed
+    assert "400 rows of dimension 2 given a context of 1 column(s): 260 to train" in printed
     results = json.loads((output / "results.json").read_text())
     assert results["context_columns"] == ["cond"] and results["dimensions"] == 2
     model = tfp_rad.load_model(output / "model.keras")
