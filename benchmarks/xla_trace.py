@@ -20,7 +20,6 @@ so the sum can exceed the wall time of a call, which is recorded too. Writes
 import argparse
 import collections
 import glob
-import json
 import os
 import re
 import sys
@@ -100,6 +99,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.xla_trace",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--dimension", type=int, default=64)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -108,7 +108,7 @@ def main(argv=None):
 
     models = sweep.make_models(args.dimension)
     x = tf.constant(sweep.points(args.dimension, 500, seed=2))
-    results = {"command": " ".join(["python -m benchmarks.xla_trace", *sys.argv[1:]]),
+    results = {"command": " ".join(["python -m benchmarks.xla_trace", *argv]),
                "machine": machine.info(), "load_average_start": machine.load_average(),
                "calls": CALLS, "models": {}}
     for name, model in models.items():
