@@ -15,6 +15,8 @@ Modules, one concept each:
 - `throughput`: `log_prob` and sampling throughput at a large batch.
 - `profiling`: where RAD's step time goes (forward vs forward+backward, per-call cost,
   sampling's random-number cost).
+- `xla_trace`: where a compiled training step's time goes, kernel by kernel, from
+  TensorFlow's profiler (`python -m benchmarks.xla_trace`).
 - `targets`: the issue's speed targets, evaluated on the figures.
 - `machine`: CPU, cores, load and library versions of the machine that ran the figures.
 - `report`: the printed table, the JSON file and `docs/performance.md`.

@@ -8,8 +8,7 @@ At each dimension of the sweep (same models as `sweep`), timed interleaved in on
   yardstick: a training step (50 Adam steps fused in one XLA program, batch 500, per
   step), `log_prob` at batch 20,000 (XLA), and the first call of each (trace + compile);
 - *block size*: RAD's `log_prob` at batch 20,000 with `log_prob_block_size` 4096 (the
-  fixed default before issue 16), 1024, 256 and the size `RADFlow` now picks for the
-  dimension (`rad_flow.log_prob_block_size`).
+  default, which `RADFlow` keeps at every dimension), 1024 and 256.
 
 The flag is read when a function is traced, so each variant's functions are traced (on
 their first call) with the flag set as the variant needs and keep it afterwards.
@@ -22,7 +21,6 @@ import tensorflow as tf
 from benchmarks import machine, steps, subjects, sweep
 from benchmarks.timing import Figure, REAL_NVP, first_calls, interleaved, inverted, scaled
 from tfp_rad import fold as fold_module
-from tfp_rad.models import rad_flow
 
 FUSED, UNFUSED = "rad_fused", "rad_unfused"
 NUM_STEPS = 50
@@ -77,7 +75,7 @@ def fused_fold_ab(event_size, config, log):
 
 def block_size_ab(event_size, config, log, sizes=(4096, 1024, 256)):
     model = sweep.make_models(event_size)[sweep.RAD]
-    chosen = rad_flow.log_prob_block_size(event_size)
+    chosen = model.distribution.log_prob_block_size
     large = sweep.points(event_size, sweep.THROUGHPUT_BATCH, seed=1)
     calls = {}
     for size in dict.fromkeys((*sizes, chosen)):

@@ -138,6 +138,11 @@ TRANSCENDENTALS = ("exponential", "log", "tanh", "logistic", "log-plus-one",
                    "exponential-minus-one", "power", "sine", "cosine")
 
 
+def _points_only(log_prob):
+    """`log_prob` of points alone: a signature without the optional context."""
+    return lambda x: log_prob(x)
+
+
 def count_hlo_instructions(models, points):
     """`{model: {"fusions": F, "transcendentals": T}}` in XLA's optimized HLO of
     `model.log_prob(points)`.
@@ -150,7 +155,7 @@ def count_hlo_instructions(models, points):
     """
     counts = {}
     for name, model in models.items():
-        compiled = tf.function(model.log_prob, jit_compile=True)
+        compiled = tf.function(_points_only(model.log_prob), jit_compile=True)
         lines = compiled.experimental_get_compiler_ir(points)(stage="optimized_hlo").splitlines()
         counts[name] = {
             "fusions": sum(" fusion(" in line and "kind=k" in line for line in lines),

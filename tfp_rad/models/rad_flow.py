@@ -7,7 +7,7 @@ import keras
 from tfp_rad.fold import NUM_PIECES, PARAMETERS_PER_ELEMENT, PiecewiseFold
 from tfp_rad.models.flow_model import FlowModel, alternating_masks
 from tfp_rad.models.layers import mlp
-from tfp_rad.rad_distribution import DEFAULT_LOG_PROB_BLOCK_SIZE, RADDistribution
+from tfp_rad.rad_distribution import RADDistribution
 
 
 class RADStack(FlowModel):
@@ -106,10 +106,8 @@ class RADFlow(RADStack):
 
     def _make_distribution(self):
         distribution = self._base_distribution()
-        block_size = log_prob_block_size(self.event_size)
         for fold, gating in reversed(list(zip(self.folds, self.gatings))):
-            distribution = RADDistribution(distribution, fold, gating,
-                                           log_prob_block_size=block_size)
+            distribution = RADDistribution(distribution, fold, gating)
         return distribution
 
     def infer_layers(self, x, context=None):
@@ -125,15 +123,6 @@ class RADFlow(RADStack):
         config = super().get_config()
         config.update(gating_hidden_units=self.gating_hidden_units)
         return config
-
-
-def log_prob_block_size(event_size):
-    """Points per block of a RADFlow's `log_prob` (`RADDistribution.log_prob_block_size`).
-
-    A block's intermediates grow with the number of folded elements, about `d / 2`: the
-    default of 4096 points, measured best at d = 2, is divided by it (at least 256).
-    """
-    return max(256, DEFAULT_LOG_PROB_BLOCK_SIZE // max(1, event_size - event_size // 2))
 
 
 def fold_masks(event_size, num_layers):

@@ -1,0 +1,133 @@
+"""Where a compiled training step's time goes, kernel by kernel (`python -m benchmarks.xla_trace`).
+
+Runs RAD's and Real NVP's forward+backward (mean NLL and its gradient, no optimizer
+update; the sweep's models, batch 500, XLA) under TensorFlow's profiler and sums the time
+of every kernel XLA's CPU runtime launched (each a fused loop, a matrix product or a
+reduction: a thunk), over `CALLS` calls, per call:
+
+```none
+time(group) = sum over the group's thunks of their duration / CALLS
+```
+
+Groups, from the compiled program's instructions: matrix products (`dot`); reductions
+(`reduce`, `reduce-window`); the networks' element-wise work (instructions named after a
+conditioner, a gating or Real NVP's network and its scaled tanh in their metadata); the rest, for RAD its fold, gating and base,
+for Real NVP its coupling arithmetic and base. Thunks run on up to two threads at once,
+so the sum can exceed the wall time of a call, which is recorded too. Writes
+`benchmarks/results/xla_trace_<d>.json`.
+"""
+
+import argparse
+import collections
+import glob
+import os
+import re
+import sys
+import tempfile
+import time
+
+CALLS = 5
+GROUPS = ("matrix products", "reductions", "networks' element-wise", "the rest")
+
+
+def _instructions(hlo_text):
+    """`{name: (opcode, op_name)}` of the optimized HLO's instructions."""
+    out = {}
+    for line in hlo_text.splitlines():
+        match = re.match(r"\s+%?([\w.\-]+) = \S+ ([\w\-]+)\(", line)
+        if match:
+            op_name = re.search(r'op_name="([^"]*)"', line)
+            out[match.group(1)] = (match.group(2), op_name.group(1) if op_name else "")
+    return out
+
+
+def _group(instruction, name):
+    opcode, op_name = instruction
+    if opcode == "dot" or name.startswith(("MatMul", "dot")):
+        return GROUPS[0]
+    if "reduce" in name:
+        return GROUPS[1]
+    if re.search(r"/(conditioner|gating|network|log_scale)", op_name):
+        return GROUPS[2]
+    return GROUPS[3]
+
+
+def trace(fn, log_dir):
+    """Per-call thunk time by group (ms) and thunk counts, from one profiler session."""
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    instructions = _instructions(fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
+    tf.profiler.experimental.start(log_dir)
+    for _ in range(CALLS):
+        tf.nest.map_structure(lambda t: t.numpy(), fn())
+    tf.profiler.experimental.stop()
+    path = sorted(glob.glob(os.path.join(log_dir, "**", "*.xplane.pb"), recursive=True))[-1]
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as f:
+        space.ParseFromString(f.read())
+    ms, counts = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if name in instructions:
+                    group = _group(instructions[name], name)
+                    ms[group] += event.duration_ps / 1e9 / CALLS
+                    counts[group] += 1
+    return ({g: round(ms[g], 3) for g in GROUPS},
+            {g: counts[g] // CALLS for g in GROUPS})
+
+
+def _forward_backward(model, x):
+    """`() -> gradients` of the mean NLL of `x` for every trainable variable of `model`."""
+    import tensorflow as tf
+
+    from benchmarks import steps
+
+    variables = model.trainable_variables
+
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            loss = steps.nll(model, x)
+        return tape.gradient(loss, variables, unconnected_gradients="zero")
+
+    return forward_backward
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.xla_trace",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--dimension", type=int, default=64)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from benchmarks import machine, report, sweep
+
+    models = sweep.make_models(args.dimension)
+    x = tf.constant(sweep.points(args.dimension, 500, seed=2))
+    results = {"command": " ".join(["python -m benchmarks.xla_trace", *argv]),
+               "machine": machine.info(), "load_average_start": machine.load_average(),
+               "calls": CALLS, "models": {}}
+    for name, model in models.items():
+        fn = tf.function(_forward_backward(model, x), jit_compile=True)
+        fn()
+        start = time.perf_counter()
+        for _ in range(CALLS):
+            tf.nest.map_structure(lambda t: t.numpy(), fn())
+        wall_ms = (time.perf_counter() - start) * 1e3 / CALLS
+        with tempfile.TemporaryDirectory() as log_dir:
+            ms, counts = trace(fn, log_dir)
+        results["models"][name] = {"wall_ms": round(wall_ms, 2), "thunk_ms": ms,
+                                   "thunks": counts}
+        print(f"{name}: {wall_ms:.1f} ms per call; thunk ms {ms}; thunks {counts}")
+    results["load_average_end"] = machine.load_average()
+    output = os.path.join("benchmarks", "results", f"xla_trace_{args.dimension}.json")
+    report.write_json(results, output)
+    print(f"results: {output}")
+
+
+if __name__ == "__main__":
+    main()
