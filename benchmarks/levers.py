@@ -19,7 +19,7 @@ import time
 import tensorflow as tf
 
 from benchmarks import machine, steps, subjects, sweep
-from benchmarks.timing import Figure, REAL_NVP, first_calls, interleaved, inverted, scaled
+from benchmarks.timing import REAL_NVP, first_calls, interleaved, inverted, scaled
 from tfp_rad import fold as fold_module
 
 FUSED, UNFUSED = "rad_fused", "rad_unfused"
