@@ -261,7 +261,25 @@ GRID = {
     **{f"L6-H2d-lr1e-4-eps{eps:g}": (
         lambda d, eps=eps: {"num_layers": 6, "hidden_units": _width(d), "defensive_weight": eps},
         {"learning_rate": 1e-4}, True) for eps in (0.01, 0.2)},
+    # Training settings with the table architecture (defensive mixture, eps 0.05); overrides
+    # given as a function of the table's derived `DataDefaults` ("pass": a check per pass
+    # over the training rows, so the patience counts passes)
+    **{f"data-lr{name}": (lambda d: _table_sizes(d), {"learning_rate": lr}, True)
+       for name, lr in (("3e-4", 3e-4), ("1e-3", 1e-3))},
+    **{f"data-lr{name}-pass": (
+        lambda d: _table_sizes(d),
+        lambda dd, lr=lr: {"learning_rate": lr, "validate_every": dd.steps_per_pass}, True)
+       for name, lr in (("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3))},
+    # Keras's decoupled decay shrinks each weight by lr * w per step: 3e-3 here
+    "data-lr3e-4-pass-wd10": (
+        lambda d: _table_sizes(d),
+        lambda dd: {"learning_rate": 3e-4, "validate_every": dd.steps_per_pass,
+                    "weight_decay": 10.0}, True),
 }
+
+
+def _table_sizes(d):
+    return {"num_layers": 6, "hidden_units": _width(d), "defensive_weight": 0.05}
 
 
 def run_grid(output, tables, seeds, kinds, names, log=print):
@@ -270,6 +288,8 @@ def run_grid(output, tables, seeds, kinds, names, log=print):
     RAD runs without gating networks. Lines of JSON are appended to `grid.jsonl`; a run
     already there is skipped.
     """
+    from tfp_rad import training
+
     os.makedirs(output, exist_ok=True)
     path = os.path.join(output, "grid.jsonl")
     done = set()
@@ -290,17 +310,24 @@ def run_grid(output, tables, seeds, kinds, names, log=print):
                     sizes = size_of(d)
                     if kind == "rad":
                         sizes["gating_hidden_units"] = 0
+                    if callable(overrides):
+                        overrides = overrides(training.data_defaults(len(train), d, kind))
                     start = time.perf_counter()
-                    figures = train_flow(kind, train, held, test, seed=seed, sizes=sizes,
-                                         jit_compile=False, near_identity=near_identity,
-                                         **overrides)
+                    try:
+                        figures = train_flow(kind, train, held, test, seed=seed, sizes=sizes,
+                                             jit_compile=False, near_identity=near_identity,
+                                             **overrides)
+                    except training.TrainingDivergedError as error:
+                        log(f"{table} {seed} {kind} {name}: diverged ({error})")
+                        figures = {"model": kind, "diverged": str(error),
+                                   "validation": float("-inf"), "test": float("-inf")}
                     figures.update(table=table, seed=seed, setting=name,
                                    seconds=time.perf_counter() - start)
                     with open(path, "a") as f:
                         f.write(json.dumps(figures) + "\n")
                     log(f"{table} {seed} {kind} {name}: val {figures['validation']:.3f} "
                         f"test {figures['test']:.3f} best step "
-                        f"{figures['best_validation_step']} ({figures['seconds']:.0f} s)")
+                        f"{figures.get('best_validation_step')} ({figures['seconds']:.0f} s)")
 
 
 def main(argv=None):
