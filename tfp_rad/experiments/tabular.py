@@ -275,6 +275,13 @@ GRID = {
         lambda d: _table_sizes(d),
         lambda dd: {"learning_rate": 3e-4, "validate_every": dd.steps_per_pass,
                     "weight_decay": 10.0}, True),
+    "data-lr1e-4-pass-wd30": (
+        lambda d: _table_sizes(d),
+        lambda dd: {"learning_rate": 1e-4, "validate_every": dd.steps_per_pass,
+                    "weight_decay": 30.0}, True),
+    "data-L4-H16-lr1e-4-pass": (
+        lambda d: {"num_layers": 4, "hidden_units": 16, "defensive_weight": 0.05},
+        lambda dd: {"learning_rate": 1e-4, "validate_every": dd.steps_per_pass}, True),
 }
 
 
