@@ -88,6 +88,26 @@ def test_unfold_inverts_fold(float64, mode):
     np.testing.assert_allclose(fold.unfold(z, k), x, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "fold_mask", [[False, True, False, True], [True, True, False, False], [True, False, False, True]]
+)
+def test_any_mask_folds_as_the_contiguous_mask_on_permuted_coordinates(float64, fold_mask):
+    # The contiguous mask [False, False, True, True] splits and merges by slices and a
+    # concatenation, the others (folded first, interleaved, wrapped) by gathers or by the
+    # concatenation in the other order: the same fold, its coordinates permuted.
+    contiguous = coupling_fold(4)
+    other = PiecewiseFold(4, fold_mask=fold_mask, conditioner=contiguous.conditioner)
+    order = np.concatenate([np.flatnonzero(~np.array(fold_mask)), np.flatnonzero(fold_mask)])
+    x = np.random.default_rng(5).normal(0, 3, (400, 4))
+    z, k, log_det = other.fold(x)
+    z_ref, k_ref, log_det_ref = contiguous.fold(x[:, order])
+    np.testing.assert_array_equal(z.numpy()[:, order], z_ref)
+    np.testing.assert_array_equal(k, k_ref)
+    np.testing.assert_array_equal(log_det, log_det_ref)
+    assert len(np.unique(k.numpy())) == 3
+    np.testing.assert_allclose(other.unfold(z, k), x, rtol=1e-8, atol=1e-8)
+
+
 @pytest.mark.parametrize("mode", ["free", "coupling"])
 def test_log_det_matches_autodiff_jacobian(float64, mode):
     fold = free_fold(3) if mode == "free" else coupling_fold(3)
