@@ -17,6 +17,8 @@ Modules, one concept each:
   sampling's random-number cost).
 - `xla_trace`: where a compiled training step's time goes, kernel by kernel, from
   TensorFlow's profiler (`python -m benchmarks.xla_trace`).
+- `ablation`: what RAD's fold and gating arithmetic cost in a step and in `log_prob`, by
+  replacing them with transcendental-free stand-ins (`python -m benchmarks.ablation`).
 - `targets`: the issue's speed targets, evaluated on the figures.
 - `machine`: CPU, cores, load and library versions of the machine that ran the figures.
 - `report`: the printed table, the JSON file and `docs/performance.md`.

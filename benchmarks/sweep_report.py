@@ -10,6 +10,7 @@ import os
 
 RAD, REAL_NVP = "rad", "real_nvp"
 BEFORE_NAME = "sweep_before.json"
+ABLATION_NAME = "ablation.json"  # written by `python -m benchmarks.ablation`
 FUSED_KEY, UNFUSED_KEY, RNVP_KEY = "rad_fused", "rad_unfused", REAL_NVP  # levers.py's keys
 
 
@@ -130,12 +131,59 @@ def _target_lines(results):
     return out
 
 
-def read_before(sweep_json):
-    path = os.path.join(os.path.dirname(sweep_json), BEFORE_NAME)
-    if os.path.abspath(path) == os.path.abspath(sweep_json) or not os.path.exists(path):
+def _read_next_to(sweep_json, name):
+    path = os.path.join(os.path.dirname(sweep_json), name)
+    if not os.path.exists(path):
         return None, path
     with open(path) as f:
         return json.load(f), path
+
+
+def ablation_lines(sweep_json):
+    """The ablation's tables (`benchmarks/results/ablation.json`), if it was run."""
+    results, path = _read_next_to(sweep_json, ABLATION_NAME)
+    if not results:
+        return []
+    m = results["machine"]
+    variants = list(next(iter(results["steps_ms"].values())))
+    lines = [
+        "Where the gap is, by ablation: the same program with RAD's fold and gating "
+        "arithmetic replaced by transcendental-free stand-ins (`benchmarks/ablation.py`; "
+        "not densities, they measure what the arithmetic costs), timed interleaved in one "
+        f"process. Command `{results['command']}`, commit {m['git_commit']}, date "
+        f"{m['date']}, load average {results['load_average_start']} at start, "
+        f"{results['load_average_end']} at end, other processes "
+        f"{results['other_processes_cores']} cores; raw results `{path}`.",
+        "",
+    ]
+    table = []
+    for key, label in (("steps_ms", f"forward+backward, batch {results['batch']}"),
+                       ("log_prob_ms", f"`log_prob`, batch {results['log_prob_batch']:,}")):
+        for d, ms in results[key].items():
+            base = ms[variants[-1]]
+            table.append((d, label, *(f"{ms[v]:.2f} ms ({ms[v] / base:.2f}×)" for v in variants)))
+    lines += [*_md_table(("d", "program", *variants), table), ""]
+    layer = results["layer_ms"]
+    lines += [
+        "One layer's fold and gating alone (`fold_math`, forward+backward, XLA, batch 500): "
+        + ", ".join(f"{t:.2f} ms at n = {n}" for n, t in layer.items())
+        + f" folded elements, i.e. {results['layer_fixed_ms']:.2f} ms per layer plus "
+        f"{results['layer_ns_per_element']:.0f} ns per folded element (least squares).",
+        "",
+    ]
+    for d, c in results.get("polynomial_copies", {}).items():
+        lines.append(f"- d={d}: {c['with_polynomial']} of RAD's {c['fused_loops']} fused loops "
+                     "(forward+backward, batch 500) hold a copy of the gating's sine "
+                     f"polynomial; they took {c['with_polynomial_ms']:.2f} of "
+                     f"{c['all_thunks_ms']:.2f} ms of kernel time under the profiler")
+    return lines + [""]
+
+
+def read_before(sweep_json):
+    path = os.path.join(os.path.dirname(sweep_json), BEFORE_NAME)
+    if os.path.abspath(path) == os.path.abspath(sweep_json):
+        return None, path
+    return _read_next_to(sweep_json, BEFORE_NAME)
 
 
 def markdown_lines(results, json_path):
@@ -185,63 +233,72 @@ def markdown_lines(results, json_path):
     profile = _profile_lines(results)
     if profile:
         lines += ["Where RAD's time goes at the largest dimension:", "", *profile, ""]
-    return lines + FINDINGS
+    return lines + ablation_lines(json_path) + FINDINGS
 
 
 FINDINGS = [
     "What the sweep says about RAD's cost (issue 16):",
     "",
-    "- RAD's extra cost is its fold and gating, element-wise over the `[N, n]` folded "
-    "elements of each layer, and it is a cost of **kernels, not of arithmetic**: XLA "
-    "compiles one layer's fold and gating, forward and backward with the hand-written "
-    "gradients, to about 55 element-wise kernels (fused loops), and one layer's "
-    "forward+backward at batch 500 took 1.5 ms with n = 8 folded elements (d = 16) and "
-    "1.8 ms with n = 32 (d = 64), measured alone under XLA: nearly the same time for 4 "
-    "times the elements, so each kernel's fixed cost (launch, reading and writing its "
-    "operands, tens of µs on this loaded machine) dominates. Six layers of it, about 9-11 "
-    "ms per step, are the gap to Real NVP at 16-D, whose step is a few matrix products; "
-    "at 64-D the gap also holds the scaled tanh of the conditioners' 10 n outputs and the "
-    "gradient of its scale (a reduction of `[N, 10 n]`, which XLA turns into a slow "
-    "reduce-window; `python -m benchmarks.xla_trace` groups the kernels' time).",
-    "- Kernel by kernel (`python -m benchmarks.xla_trace --dimension 16`, then `64`: "
-    "forward+backward at batch 500 under TensorFlow's profiler, load average 1-2; "
-    "`benchmarks/results/xla_trace_*.json`): the fold, the gating and the base ran as "
-    "427 kernels taking 6.1 ms at 16-D, where Real NVP's coupling arithmetic and base ran "
-    "as 52 kernels taking 0.17 ms; at 64-D 433 kernels and 11.0 ms against 53 and 0.5 ms. "
-    "RAD's matrix products cost less than Real NVP's (1.2 against 2.5 ms at 16-D, 2.7 "
-    "against 4.3 ms at 64-D): the networks are not the gap.",
-    "- `log_prob` at batch 20,000 is the same story with large kernels: its compiled "
-    "program makes 218 passes over the points at 64-D against Real NVP's 24 (the profile "
-    "above), and the fold and gating take about 70 % of RAD's time there; more passes, "
-    "not more arithmetic, is why the `log_prob` target is missed by the widest margin.",
-    "- The compile targets are the noisiest figures (the first call's excess over the "
-    "measured rate, on a loaded machine): an earlier sweep of the same code, whose run "
-    "stopped in its profile, measured 3.8×, 2.8× and 0.66× at d = 2, 16, 64 with "
-    "steps_per_execution=50.",
-    "- `log_prob` blocks: RADFlow used to cut its `log_prob` into blocks of 4096 / n points "
-    "(256 at 64-D), which split a 500-point training batch in two: the blocked loop and "
-    "its gradient made the 64-D XLA step 74 instead of 48 ms and its compile 60 instead "
-    "of 29 s. RADFlow now keeps the default of 4096 points at every dimension (a training "
-    "batch stays whole); at batch 20,000 `log_prob` runs equally fast with blocks of 256, "
-    "4096 or none (0.040 / 0.041 / 0.037 M points/s at 64-D).",
-    "- The fused fold and gating (`tfp_rad/fold_math.py`, one custom-gradient pass for "
-    "the fold from the raw parameters, one for the gating) replace TensorFlow's gradient "
-    "of the `tf.where` chains and column unstacks: faster steps and a much shorter compile "
-    "at every d (the levers' table below).",
-    "- Measured and not kept (one layer's fold and gating alone, XLA, batch 500, timed "
-    "interleaved with the code as it is): a parameter-major layout (`[10, N, n]`, one "
-    "transpose, contiguous columns) ran 1.88 against 1.68 ms at n = 32, no gain; the whole "
-    "fold and gating written on stacked tensors (`[2, 3, N, n]` boundary probabilities, "
-    "one exponential and one logarithm for all six, `[3, N, n]` gating logits) cut the "
-    "kernels from 55 to 24 and the transcendental instructions from 21 to 7, yet ran "
-    "slower (2.1 against 1.5 ms at n = 8, 6.7 against 1.8 ms at n = 32, and 3.8 ms with "
-    "reductions in place of the slices): XLA's loops over "
-    "the stacked shapes, their slices and the short reductions cost more than the "
-    "kernels saved.",
-    "- What would close the gap, not done: the fold and gating of a layer as one kernel "
-    "(a custom C++ or XLA op, forward and backward), which removes the per-kernel costs "
-    "that `tf.function` cannot; or a model change (fewer transcendentals than the paper's "
-    "scaled tanh on all 10 raw parameters of every element).",
+    "- **The fold and gating arithmetic is most of the gap, not all of it** (the "
+    "ablation above). With both replaced by transcendental-free stand-ins, RAD's training "
+    "step is still about 1.3-1.4× Real NVP's and its `log_prob` about 2.3-2.5×: its "
+    "networks emit 13 numbers per folded element (10 fold parameters, 3 gating logits) "
+    "where Real NVP's emit 2, and all 10 fold parameters go through the scaled tanh. So "
+    "the 1.5× step target leaves the fold and gating of six layers a tenth to a fifth of "
+    "Real NVP's step; they take one to two Real NVP steps now.",
+    "- **They cost per layer and per element.** One layer's fold and gating alone costs "
+    "about 0.6-0.7 ms per layer plus 40-50 ns per folded element (the least-squares line "
+    "above). The fixed part is the ~66 kernels (fused loops) XLA makes of one layer "
+    "forward and backward, about 10 µs each; the per-element part is about 25 "
+    "exponentials, logarithms and soft clips and a few hundred other operations per "
+    "element, against one exponential and a few operations in Real NVP's affine "
+    "coupling. At 16-D (4,000 folded elements per layer and batch) the fixed part "
+    "dominates, at 64-D both weigh alike. (This page said earlier that the cost was "
+    "kernels and not arithmetic, from one per-layer measurement on a loaded machine, "
+    "1.5 ms at n = 8 against 1.8 ms at n = 32; measured again on a quiet machine the "
+    "cost grows with n as above.)",
+    "- **Why the kernels are many, and heavy:** XLA:CPU fuses a cheap element-wise "
+    "chain into every kernel that consumes it instead of computing it once, and it does "
+    "not merge sibling outputs into one kernel. Each of the gating's three exponentials, "
+    "the six divisions of the boundary softmax's gradient and the gradient outputs is a "
+    "kernel of its own that recomputes the shared chain: 77 of RAD's ~480 fused loops "
+    "hold a copy of the gating's sine polynomial (13 per layer), and they take about 4 ms "
+    "of the step's kernel time at both 16-D and 64-D (the ablation's count).",
+    "- Kernel by kernel (`python -m benchmarks.xla_trace --dimension 16`, then `64`; "
+    "`benchmarks/results/xla_trace_*.json`, an earlier commit, load average 1-2): the "
+    "fold, the gating and the base ran as 427 kernels taking 6.1 ms at 16-D, where Real "
+    "NVP's coupling arithmetic and base ran as 52 kernels taking 0.17 ms; at 64-D 433 "
+    "kernels and 11.0 ms against 53 and 0.5 ms. RAD's matrix products cost less than "
+    "Real NVP's (1.2 against 2.5 ms at 16-D, 2.7 against 4.3 ms at 64-D).",
+    "- The ratios move with the machine's load by ±0.5-1.5 between runs: Real NVP's "
+    "step, a few matrix products, gains more from a quiet machine than RAD's hundreds "
+    "of small kernels (the sweep at load 3-5 measured 2.4× and 4.0× at 16-D and 64-D, "
+    "the one above at load about 1 3.8× and 3.2×). The compile targets are the noisiest "
+    "figures (the first call's excess over the measured rate).",
+    "- Kept: `PiecewiseFold` splits and merges by slices and a concatenation when its "
+    "folded and pass-through elements are contiguous runs (RADFlow's halves) instead of "
+    "gathers, whose gradient is a scatter through transposed copies (8.71 to 8.34 ms at "
+    "16-D and 13.68 to 12.67 ms at 64-D, forward+backward, interleaved A/B; values "
+    "equal). RADFlow keeps `log_prob` blocks of 4096 points at every dimension, so a "
+    "training batch stays whole (blocks of 4096 / n points had cut the 64-D step from 74 "
+    "to 48 ms when removed). The fused fold and gating (`tfp_rad/fold_math.py`, one "
+    "custom-gradient pass each) replace TensorFlow's gradient of the `tf.where` chains "
+    "(the levers' table below).",
+    "- Measured and not kept (interleaved A/Bs against the code as it is): a "
+    "parameter-major layout (`[10, N, n]`): no gain; the fold and gating on stacked "
+    "tensors (kernels 55 to 24, yet 2.1 against 1.5 ms at n = 8); the fold's six outputs "
+    "packed into one tensor (71 kernels, 0.91 against 0.68 ms at n = 8); TensorFlow's "
+    "own gradient of the gating (11.7 against 9.5 ms per 16-D step); XLA's `sin` in "
+    "place of the polynomial (twice as slow); a float32 polynomial of degree 13 instead "
+    "of 21 (no change at 64-D, 3 % at 16-D); XLA optimization barriers around the "
+    "gating's gradient and the sine (no change: the kernels stay the same); "
+    "`XLA_FLAGS=--xla_cpu_use_fusion_emitters=false` (XLA's older loop emitter, process "
+    "wide): RAD / Real NVP 1.85-1.95× against 2.28-2.66× at 16-D but 2.55-2.76× against "
+    "2.31-2.38× at 64-D, three runs each, so not a default.",
+    "- What would close the gap, not done: a model with less element-wise work per "
+    "folded element (boundary probabilities and gating logits shared by the elements "
+    "of a layer, or fewer soft-clipped parameters), or one kernel per layer for the fold "
+    "and gating (a custom C++ op, forward and backward, outside XLA's fusion).",
     "",
 ]
 

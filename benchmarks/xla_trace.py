@@ -52,12 +52,11 @@ def _group(instruction, name):
     return GROUPS[3]
 
 
-def trace(fn, log_dir):
-    """Per-call thunk time by group (ms) and thunk counts, from one profiler session."""
+def thunk_times(fn, log_dir):
+    """`{thunk name: ms per call}` of `fn()` over `CALLS` calls, from one profiler session."""
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    instructions = _instructions(fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
     tf.profiler.experimental.start(log_dir)
     for _ in range(CALLS):
         tf.nest.map_structure(lambda t: t.numpy(), fn())
@@ -66,17 +65,24 @@ def trace(fn, log_dir):
     space = xplane_pb2.XSpace()
     with open(path, "rb") as f:
         space.ParseFromString(f.read())
-    ms, counts = collections.Counter(), collections.Counter()
+    ms = collections.Counter()
     for plane in space.planes:
         for line in plane.lines:
             for event in line.events:
-                name = plane.event_metadata[event.metadata_id].name
-                if name in instructions:
-                    group = _group(instructions[name], name)
-                    ms[group] += event.duration_ps / 1e9 / CALLS
-                    counts[group] += 1
-    return ({g: round(ms[g], 3) for g in GROUPS},
-            {g: counts[g] // CALLS for g in GROUPS})
+                ms[plane.event_metadata[event.metadata_id].name] += event.duration_ps / 1e9 / CALLS
+    return ms
+
+
+def trace(fn, log_dir):
+    """Per-call thunk time by group (ms) and the number of distinct thunks per group."""
+    instructions = _instructions(fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
+    ms, counts = collections.Counter(), collections.Counter()
+    for name, time_ms in thunk_times(fn, log_dir).items():
+        if name in instructions:
+            group = _group(instructions[name], name)
+            ms[group] += time_ms
+            counts[group] += 1
+    return {g: round(ms[g], 3) for g in GROUPS}, {g: counts[g] for g in GROUPS}
 
 
 def _forward_backward(model, x):

@@ -1,0 +1,220 @@
+"""Where RAD's training step goes, by ablation (`python -m benchmarks.ablation`).
+
+At each dimension, in one process, the forward+backward of the mean NLL of a batch of
+500 points under XLA (the sweep's models, no optimizer update) of four programs, timed
+interleaved (medians of `REPEATS` samples of `CALLS` calls):
+
+- **RAD**: the model as it is;
+- **RAD, gating arithmetic removed**: `fold_math.fused_log_gating` replaced by a
+  stand-in that reads every input and computes no transcendental,
+  `v sum_j (s_j + log q+_j + log q-_j)`;
+- **RAD, fold and gating arithmetic removed**: `fold_math.fused_fold` replaced too, by
+  `z = x c_1 + c_0 + c_2` with `log_det = c_3`, the boundary log-probabilities `c_4..c_9`
+  and `v = z` (`c` the ten raw parameters per element, unstacked as the fold unstacks
+  them), so that every raw parameter still gets a gradient;
+- **Real NVP** at the same parameter count.
+
+The stand-ins are not densities: they show what the fold's and the gating's element-wise
+arithmetic cost (the differences) and what the rest of RAD costs (the conditioners and
+gatings, their scaled tanh, the splits, the base), which no faster fold arithmetic can
+remove. Also one layer's fold and gating alone, forward+backward under XLA, at batch 500
+and n = 8, 32 and 128 folded elements: the slope is the cost per folded element.
+The same four programs' `log_prob` at batch 20,000 (forward only, XLA), as in the
+sweep's throughput. And, in RAD's compiled forward+backward, the kernels (fused loops)
+that hold a copy of the gating's sine polynomial (`fold_math.sin_half_pi`, found by its
+coefficient `-(pi/2)^3 / 3!`) and their time under TensorFlow's profiler: XLA:CPU fuses
+each cheap element-wise chain into every kernel that consumes it instead of computing it
+once, so the gating's forward and backward arithmetic is recomputed in each of them.
+Writes `benchmarks/results/ablation.json`.
+"""
+
+import argparse
+import os
+import sys
+from unittest import mock
+
+CALLS = 10
+LOG_PROB_BATCH = 20_000
+REPEATS = 15
+LAYER_WIDTHS = (8, 32, 128)
+VARIANTS = ("RAD", "RAD, gating arithmetic removed", "RAD, fold and gating arithmetic removed",
+            "Real NVP")
+
+
+def _stand_in_fold(x, raw, min_probability, log_scale_bound):
+    import tensorflow as tf
+
+    del min_probability, log_scale_bound
+    c = tf.unstack(raw, num=10, axis=-1)
+    z = x * c[1] + c[0] + c[2]
+    return (z, z, tf.zeros_like(z, tf.int32), c[3], tf.stack(c[4:7], axis=-1),
+            tf.stack(c[7:10], axis=-1))
+
+
+def _stand_in_gating(v, k, gating_logits, log_q_plus, log_q_minus):
+    import tensorflow as tf
+
+    del k
+    return v * tf.reduce_sum(gating_logits + log_q_plus + log_q_minus, axis=-1)
+
+
+def _forward_backward(model, x):
+    import tensorflow as tf
+
+    from benchmarks import steps
+
+    variables = model.trainable_variables
+
+    @tf.function(jit_compile=True)
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            loss = steps.nll(model, x)
+        return tape.gradient(loss, variables, unconnected_gradients="zero")
+
+    return forward_backward
+
+
+def _log_prob(model, x):
+    import tensorflow as tf
+
+    return tf.function(lambda: model.log_prob(x), jit_compile=True)
+
+
+def _traced(fn, fold=None, gating=None):
+    """`fn`, traced and compiled by a first call with the stand-ins patched in."""
+    from tfp_rad import fold as fold_module
+
+    with mock.patch.object(fold_module, "fused_fold", fold or fold_module.fused_fold), \
+            mock.patch.object(fold_module, "fused_log_gating",
+                              gating or fold_module.fused_log_gating):
+        fn()
+    return fn
+
+
+def ablation(dimension, program, batch, repeats, number):
+    """`{variant: ms per call}` of `program(model, x)` at `dimension`, timed interleaved."""
+    import statistics
+
+    import tensorflow as tf
+
+    from benchmarks import sweep, timing
+
+    x = tf.constant(sweep.points(dimension, batch, seed=2))
+    fns = {}
+    for variant, fold, gating in zip(VARIANTS[:3], (None, None, _stand_in_fold),
+                                     (None, _stand_in_gating, _stand_in_gating)):
+        models = sweep.make_models(dimension)
+        fns[variant] = _traced(program(models[timing.RAD], x), fold, gating)
+    fns[VARIANTS[3]] = _traced(program(models[timing.REAL_NVP], x))
+    samples = timing.interleaved(fns, repeats, number=number)
+    return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
+
+
+def polynomial_copies(dimension):
+    """Kernels of RAD's compiled forward+backward holding the sine polynomial, and their ms."""
+    import re
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import sweep, timing, xla_trace
+
+    x = tf.constant(sweep.points(dimension, 500, seed=2))
+    fn = _traced(_forward_backward(sweep.make_models(dimension)[timing.RAD], x))
+    hlo = fn.experimental_get_compiler_ir()(stage="optimized_hlo")
+    computations = {m.group(1): block for block in re.split(r"\n(?=%?[\w.\-]+ \()", hlo)
+                    if (m := re.match(r"%?([\w.\-]+) \(", block))}
+    kernels = dict(re.findall(r"\n\s+%?([\w.\-]+) = [^\n]* fusion\([^\n]*calls=%?([\w.\-]+)",
+                              hlo.split("ENTRY")[1]))
+    coefficient = f"constant({np.float32(-(np.pi / 2) ** 3 / 6):.6g}"
+    holding = {k for k, c in kernels.items() if coefficient in computations.get(c, "")}
+    with tempfile.TemporaryDirectory() as log_dir:
+        ms = xla_trace.thunk_times(fn, log_dir)
+    instructions = xla_trace._instructions(hlo)
+    return {"fused_loops": len(kernels), "with_polynomial": len(holding),
+            "all_thunks_ms": round(sum(t for k, t in ms.items() if k in instructions), 3),
+            "with_polynomial_ms": round(sum(ms[k] for k in holding), 3)}
+
+
+def layer_costs(repeats):
+    """One layer's fold and gating, forward+backward, ms at batch 500 and each width."""
+    import statistics
+
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import timing
+    from tfp_rad.fold_math import fused_fold, fused_log_gating
+
+    fns = {}
+    for n in LAYER_WIDTHS:
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(0.0, 1.5, (500, n)), tf.float32)
+        raw = tf.constant(rng.normal(size=(500, n, 10)), tf.float32)
+        logits = tf.constant(rng.normal(size=(500, n, 3)), tf.float32)
+
+        def forward_backward(x=x, raw=raw, logits=logits):
+            with tf.GradientTape() as tape:
+                tape.watch([x, raw, logits])
+                z, v, k, log_det, log_q_plus, log_q_minus = fused_fold(x, raw, 1e-3, 8.0)
+                log_gate = fused_log_gating(v, k, logits, log_q_plus, log_q_minus)
+                total = tf.reduce_sum(z) + tf.reduce_sum(log_det) + tf.reduce_sum(log_gate)
+            return tape.gradient(total, [x, raw, logits])
+
+        fns[n] = tf.function(forward_backward, jit_compile=True)
+    samples = timing.interleaved(fns, repeats, number=CALLS)
+    return {n: round(1e3 * statistics.median(s), 4) for n, s in samples.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--dimensions", default="16,64",
+                        help="comma-separated dimensions (default 16,64)")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+
+    from benchmarks import machine, report
+
+    results = {"command": " ".join(["python -m benchmarks.ablation", *argv]),
+               "machine": machine.info(), "load_average_start": machine.load_average(),
+               "batch": 500, "log_prob_batch": LOG_PROB_BATCH, "steps_ms": {},
+               "log_prob_ms": {}}
+    other = machine.OtherLoad().start()
+    for dimension in (int(d) for d in args.dimensions.split(",")):
+        for key, program, batch, number in (
+                ("steps_ms", _forward_backward, 500, CALLS),
+                ("log_prob_ms", _log_prob, LOG_PROB_BATCH, 1)):
+            ms = ablation(dimension, program, batch, args.repeats, number)
+            results[key][dimension] = ms
+            base = ms["Real NVP"]
+            print(f"d={dimension} {key} at batch {batch}: " + "; ".join(
+                f"{k} {v:.2f} ms ({v / base:.2f}x Real NVP)" for k, v in ms.items()),
+                flush=True)
+        copies = polynomial_copies(dimension)
+        results.setdefault("polynomial_copies", {})[dimension] = copies
+        print(f"d={dimension}: {copies['with_polynomial']} of RAD's {copies['fused_loops']} "
+              f"fused loops hold the sine polynomial, {copies['with_polynomial_ms']:.2f} of "
+              f"{copies['all_thunks_ms']:.2f} ms of kernel time", flush=True)
+    layer = layer_costs(args.repeats)
+    widths = np.array(LAYER_WIDTHS, float)
+    slope, intercept = np.polyfit(500 * widths, np.array([layer[n] for n in LAYER_WIDTHS]), 1)
+    results["layer_ms"] = layer
+    results["layer_ns_per_element"] = round(slope * 1e6, 1)
+    results["layer_fixed_ms"] = round(intercept, 4)
+    print("one layer's fold and gating, forward+backward at batch 500: "
+          + ", ".join(f"n={n} {t:.3f} ms" for n, t in layer.items())
+          + f"; {slope * 1e6:.1f} ns per folded element + {intercept:.3f} ms")
+    results["load_average_end"] = machine.load_average()
+    results["other_processes_cores"] = other.stop()
+    output = os.path.join("benchmarks", "results", "ablation.json")
+    report.write_json(results, output)
+    print(f"results: {output}")
+
+
+if __name__ == "__main__":
+    main()
