@@ -131,7 +131,7 @@ def polynomial_copies(dimension):
     holding = {k for k, c in kernels.items() if coefficient in computations.get(c, "")}
     with tempfile.TemporaryDirectory() as log_dir:
         ms = xla_trace.thunk_times(fn, log_dir)
-    instructions = xla_trace._instructions(hlo)
+    instructions = xla_trace.hlo_instructions(hlo)
     return {"fused_loops": len(kernels), "with_polynomial": len(holding),
             "all_thunks_ms": round(sum(t for k, t in ms.items() if k in instructions), 3),
             "with_polynomial_ms": round(sum(ms[k] for k in holding), 3)}

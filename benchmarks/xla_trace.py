@@ -30,7 +30,7 @@ CALLS = 5
 GROUPS = ("matrix products", "reductions", "networks' element-wise", "the rest")
 
 
-def _instructions(hlo_text):
+def hlo_instructions(hlo_text):
     """`{name: (opcode, op_name)}` of the optimized HLO's instructions."""
     out = {}
     for line in hlo_text.splitlines():
@@ -75,7 +75,7 @@ def thunk_times(fn, log_dir):
 
 def trace(fn, log_dir):
     """Per-call thunk time by group (ms) and the number of distinct thunks per group."""
-    instructions = _instructions(fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
+    instructions = hlo_instructions(fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
     ms, counts = collections.Counter(), collections.Counter()
     for name, time_ms in thunk_times(fn, log_dir).items():
         if name in instructions:

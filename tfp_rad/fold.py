@@ -112,21 +112,21 @@ def fold_parameters_from_raw(raw, min_probability, log_scale_bound):
     )
 
 
-def _is_run(indices):
-    """Whether `indices` are `start, start + 1, ..., start + n - 1` (n >= 1)."""
-    return len(indices) > 0 and np.array_equal(indices, indices[0] + np.arange(len(indices)))
+def _as_run(indices):
+    """`slice(start, stop)` when `indices` are `start, ..., stop - 1` (n >= 1), else None."""
+    if len(indices) and np.array_equal(indices, indices[0] + np.arange(len(indices))):
+        return slice(int(indices[0]), int(indices[0]) + len(indices))
+    return None
 
 
-def _columns(x, indices):
+def _columns(x, indices, run):
     """`x[..., indices]`: a slice when the indices are one contiguous run, else a gather.
 
     The coupling masks of `RADFlow` fold one contiguous half of the vector. A slice's
     gradient is a pad that XLA fuses with its neighbours; a gather's is a scatter through
     transposed copies, which cost a training step at d = 64 about a millisecond.
     """
-    if _is_run(indices):
-        return x[..., int(indices[0]):int(indices[0]) + len(indices)]
-    return tf.gather(x, indices, axis=-1)
+    return tf.gather(x, indices, axis=-1) if run is None else x[..., run]
 
 
 def _feasible(v):
@@ -292,6 +292,7 @@ class PiecewiseFold(keras.layers.Layer):
         self._restore = np.argsort(np.concatenate([self._passthrough, self._folded])).astype(
             np.int32
         )
+        self._passthrough_run, self._folded_run = _as_run(self._passthrough), _as_run(self._folded)
         self.build((None, self.event_size))
 
     @property
@@ -319,16 +320,16 @@ class PiecewiseFold(keras.layers.Layer):
     # Splitting a vector into pass-through and folded parts.
 
     def _split(self, x):
-        return _columns(x, self._passthrough), _columns(x, self._folded)
+        return (_columns(x, self._passthrough, self._passthrough_run),
+                _columns(x, self._folded, self._folded_run))
 
     def _merge(self, passthrough, folded):
         """The inverse of `_split`: a concatenation when each part is one contiguous run."""
         if not self.num_passthrough:
             return folded
-        if np.array_equal(self._restore, np.arange(self.event_size)):
-            return tf.concat([passthrough, folded], axis=-1)
-        if _is_run(np.concatenate([self._folded, self._passthrough])):
-            return tf.concat([folded, passthrough], axis=-1)
+        if self._passthrough_run is not None and self._folded_run is not None:
+            first = self._passthrough_run.start == 0
+            return tf.concat([passthrough, folded] if first else [folded, passthrough], axis=-1)
         return tf.gather(tf.concat([passthrough, folded], axis=-1), self._restore, axis=-1)
 
     def _convert(self, x, name):
@@ -378,7 +379,7 @@ class PiecewiseFold(keras.layers.Layer):
         if self.conditioner is None:
             raw = tf.convert_to_tensor(self.raw_parameters)
         else:
-            passthrough = _columns(x, self._passthrough)
+            passthrough = _columns(x, self._passthrough, self._passthrough_run)
             raw = self.conditioner(self._with_context(passthrough, context))
             raw = tf.reshape(raw, [-1, self.num_folded, PARAMETERS_PER_ELEMENT])
         return fold_parameters_from_raw(raw, self.min_boundary_probability, self.log_scale_bound)
@@ -509,7 +510,8 @@ class PiecewiseFold(keras.layers.Layer):
     # Gating.
 
     def _normalized_latent(self, z, p):
-        return (_columns(z, self._folded) - p.shift_out) * tf.exp(-p.log_scale_out)
+        return (_columns(z, self._folded, self._folded_run) - p.shift_out) * tf.exp(
+            -p.log_scale_out)
 
     def feasible_pieces(self, z, parameters=None, context=None):
         """Which pieces have a preimage of `z`: bool `[N, num_folded, 3]`.
