@@ -77,7 +77,8 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     output = str(tmp_path / "highdim")
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
     runs = sorted(os.listdir(os.path.join(output, "runs")))
-    assert runs == ["mixture16-rad-seed0.json", "mixture16-real_nvp-seed0.json"]
+    assert runs == ["mixture16-rad-seed0.json", "mixture16-rad_nogating-seed0.json",
+                    "mixture16-real_nvp-seed0.json"]
     with open(os.path.join(output, "runs", runs[0])) as f:
         record = json.load(f)
     assert record["steps_run"] <= 50 and record["event_size"] == 16
@@ -90,3 +91,11 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
     with pytest.raises(RunStoreError, match="50 steps"):
         study.run(output, problems=["mixture16"], seeds=[0], steps=100)
+
+
+@pytest.mark.parametrize("problem, event_size", [("mixture16", 16), ("digits", 64)])
+def test_highdim_models_have_parameter_counts_within_three_percent(problem, event_size):
+    from tfp_rad.experiments import highdim as study
+
+    counts = [study.make_model(problem, m, event_size).count_params() for m in study.MODELS]
+    assert max(counts) <= 1.03 * min(counts), counts

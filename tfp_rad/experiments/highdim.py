@@ -1,15 +1,17 @@
 """RAD against Real NVP at equal parameter count in 16 and 64 dimensions (`tfp-rad highdim`).
 
-On each problem of `tfp_rad.high_dimensional`, for each seed, a `RADFlow` and a
-`RealNVPFlow` (6 coupling layers alternating halves, `standardize=True`, adapted on the
-training points) whose parameter counts agree within 3 % are trained with
+On each problem of `tfp_rad.high_dimensional`, for each seed, a `RADFlow` (`rad`), a
+`RADFlow(gating_hidden_units=0)` (`rad_nogating`: no gating network, `s(z) = 0`, its
+conditioners wider for the same count) and a `RealNVPFlow` (6 coupling layers alternating
+halves, `standardize=True`, adapted on the training points) whose parameter counts agree
+within 3 % are trained with
 `training.fit_steps`: Adam with cosine decay, early stopping on a validation split (the
 weights of the best validation epoch are kept), then scored on held-out test points.
 
-| problem     | d  | train / validation / test   | RAD units | Real NVP units | batch | lr    | steps (max) | epoch | patience |
-|-------------|----|-----------------------------|-----------|----------------|-------|-------|-------------|-------|----------|
-| `mixture16` | 16 | 9,000 / 1,000 / 10,000      | 16        | 87             | 500   | 5e-3  | 10,000      | 250   | 4        |
-| `digits`    | 64 | 1,350 / 150 / 297           | 8         | 47             | 100   | 1e-3  | 3,000       | 50    | 6        |
+| problem     | d  | train / validation / test   | RAD units | no-gating units | Real NVP units | batch | lr    | steps (max) | epoch | patience |
+|-------------|----|-----------------------------|-----------|-----------------|----------------|-------|-------|-------------|-------|----------|
+| `mixture16` | 16 | 9,000 / 1,000 / 10,000      | 16        | 24              | 87             | 500   | 5e-3  | 10,000      | 250   | 4        |
+| `digits`    | 64 | 1,350 / 150 / 297           | 8         | 12              | 47             | 100   | 1e-3  | 3,000       | 50    | 6        |
 
 Seed `k` draws the mixture's training points with data seed `2k + 1` and its test points
 with `2k + 2`; the digits' split and dequantization noise come from `digits(seed=k)`. The
@@ -20,6 +22,7 @@ parameter counts. One JSON per run in `<output>/runs/` (skipped when it exists, 
 invocation resumes), then `<output>/table.md`.
 """
 
+import functools
 import json
 import math
 import os
@@ -28,8 +31,11 @@ import time
 from tfp_rad.experiments import protocol, run_store, tables
 
 PROBLEMS = ("mixture16", "digits")
-MODELS = ("rad", "real_nvp")
-HIDDEN_UNITS = {"mixture16": {"rad": 16, "real_nvp": 87}, "digits": {"rad": 8, "real_nvp": 47}}
+MODELS = ("rad", "rad_nogating", "real_nvp")
+RAD_MODELS = ("rad", "rad_nogating")
+MODEL_NAMES = {"rad": "RAD", "rad_nogating": "RAD no gating", "real_nvp": "Real NVP"}
+HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87},
+                "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47}}
 SETTINGS = {
     "mixture16": {"batch_size": 500, "learning_rate": 5e-3, "steps": 10_000,
                   "steps_per_epoch": 250, "patience": 4},
@@ -60,7 +66,8 @@ def make_model(problem, model, event_size):
     """The `standardize=True` flow of `model` with the problem's width (`HIDDEN_UNITS`)."""
     from tfp_rad.models import RADFlow, RealNVPFlow
 
-    kind = {"rad": RADFlow, "real_nvp": RealNVPFlow}[model]
+    kind = {"rad": RADFlow, "rad_nogating": functools.partial(RADFlow, gating_hidden_units=0),
+            "real_nvp": RealNVPFlow}[model]
     return kind(event_size, num_layers=NUM_LAYERS, hidden_units=HIDDEN_UNITS[problem][model],
                 standardize=True)
 
@@ -185,16 +192,18 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         rows.append([
             problem,
             *column("test_log_likelihood"),
-            tables.mean_std(_paired_differences(by_model)),
+            *(tables.mean_std(_paired_differences(by_model, m)) for m in RAD_MODELS),
             *column("oracle_test_log_likelihood", ["rad"]),
             *column("test_bits_per_dim"),
             " / ".join(", ".join(sorted({str(r["parameters"]) for r in by_model[m]}))
                        for m in MODELS),
             " / ".join(", ".join(str(r["steps_run"]) for r in by_model[m]) for m in MODELS),
         ])
-    header = ["problem", "RAD test LL", "Real NVP test LL", "RAD − Real NVP", "oracle test LL",
-              "RAD bits/dim", "Real NVP bits/dim", "parameters RAD / Real NVP",
-              "steps run (per seed) RAD / Real NVP"]
+    names = [MODEL_NAMES[m] for m in MODELS]
+    header = ["problem", *(f"{n} test LL" for n in names),
+              *(f"{MODEL_NAMES[m]} − Real NVP" for m in RAD_MODELS), "oracle test LL",
+              *(f"{n} bits/dim" for n in names), "parameters " + " / ".join(names),
+              "steps run (per seed) " + " / ".join(names)]
     lines = [
         "# RAD vs Real NVP beyond 2-D: a 16-D Gaussian mixture and 64-D digits",
         "",
@@ -202,7 +211,8 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         "`standardize=True`, early stopping on a 10 % validation split (best validation "
         "epoch kept). Log-likelihoods in nats per point in the data's units, mean ± sample "
         "std over seeds; RAD − Real NVP: mean ± std of the per-seed differences on the same "
-        "test points. Bits per dimension: of the 17-level pixels (dequantization bound).",
+        "test points. RAD no gating: `RADFlow(gating_hidden_units=0)`, wider. Bits per "
+        "dimension: of the 17-level pixels (dequantization bound).",
         "",
         f"- Command: `{command or 'tfp-rad highdim --output ' + output}`",
         *[f"- Machine: {m}" for m in tables.machines(records)],
@@ -218,7 +228,8 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     return path
 
 
-def _paired_differences(by_model):
-    rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["rad"]}
+def _paired_differences(by_model, model):
+    """Per seed, `model`'s test log-likelihood minus Real NVP's on the same test points."""
+    rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[model]}
     real_nvp = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["real_nvp"]}
     return [rad[s] - real_nvp[s] for s in sorted(set(rad) & set(real_nvp))]
