@@ -14,7 +14,7 @@ from conftest import randomize
 from tfp_rad import fold as fold_module
 from tfp_rad import PiecewiseFold
 from tfp_rad.fold import fold_parameters_from_raw
-from tfp_rad.fold_math import fused_fold
+from tfp_rad.fold_math import computed_once, fused_fold
 from tfp_rad.models.layers import mlp
 
 TOLERANCE = {"float32": dict(rtol=2e-4, atol=2e-4), "float64": dict(rtol=1e-9, atol=1e-9)}
@@ -152,3 +152,17 @@ def test_fused_fold_outputs_have_the_documented_shapes():
     assert k.dtype == tf.int32
     assert log_q_plus.shape == log_q_minus.shape == x.shape + (3,)
     np.testing.assert_allclose(np.exp(log_q_plus).sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_computed_once_returns_its_argument_bit_for_bit(dtype, jit_compile):
+    # Subnormals are left out: TensorFlow's CPU arithmetic flushes them to zero, in this
+    # division as in any product or sum (`tiny / 4 * 2` is 0 there too).
+    info = np.finfo(dtype)
+    values = np.array([0.0, -0.0, 1.0, -2.5, 1e-30, info.tiny, info.max, -info.max, np.inf,
+                       -np.inf, np.nan, np.pi], dtype)
+    values = np.concatenate([values, np.random.default_rng(0).normal(0, 1e3, 100).astype(dtype)])
+    result = tf.function(computed_once, jit_compile=jit_compile)(tf.constant(values)).numpy()
+    np.testing.assert_array_equal(result.view(f"u{values.itemsize}"),
+                                  values.view(f"u{values.itemsize}"))

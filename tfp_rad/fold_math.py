@@ -14,7 +14,9 @@ Their gradients are written out (`tf.custom_gradient`): one pass of products and
 over quantities the forward already holds, where TensorFlow's own gradient goes through
 the `tf.where` chains that select the pieces, the unstacked columns and the clips, and
 under XLA compiles to several times the forward's work. `tests/test_fold_math.py` checks
-them against TensorFlow's gradients of the unfused functions.
+them against TensorFlow's gradients of the unfused functions. The values many kernels read
+(`u`, `v` and the gating's `G_v`) pass through `computed_once`, which keeps XLA from
+recomputing them in each reader.
 
 Gradient of the fold (per element; `G_y` is the gradient flowing into `y`). With
 `v = v0 + sign alpha (u - u0)`, `u = x exp(r_in) + m_in`, `z = v exp(r_out) + m_out` and
@@ -90,6 +92,22 @@ def _softmax_logits_gradient(gradients, sigma, q, min_probability):
     return [w - s * total for w, s in zip(weighted, sigma)]
 
 
+def computed_once(t):
+    """`t` itself, marked so that XLA computes it in one kernel instead of in each reader.
+
+    XLA:CPU fuses a chain of cheap element-wise operations (additions, products, the
+    sine polynomial) into every kernel that reads its result, so a value read by many
+    kernels is recomputed, with all its inputs read again, in each of them (the fold's
+    backward has eleven outputs, each a kernel that needs the gating's `G_v`). It does
+    not duplicate a division. Dividing by `1 + 0 sign(t)`, a tensor of ones that XLA
+    does not fold (`0 x` is not 0 for every float), makes `t` the last operation of a
+    kernel of its own whose result the readers share. IEEE division by exactly 1 returns
+    its argument, infinities and NaNs included, so the values do not change; the cost is
+    one division per element.
+    """
+    return t / (1.0 + 0.0 * tf.sign(t))
+
+
 def _zero_if_none(gradient, like):
     return tf.zeros_like(like) if gradient is None else gradient
 
@@ -116,7 +134,7 @@ def fused_fold(x, raw, min_probability, log_scale_bound):
         log_alpha2 = tf.math.log(alpha2)
         a = (2.0 / alpha2) * ratio_plus - 1.0
         b = 1.0 - (2.0 / alpha2) * ratio_minus
-        u = x * exp_in + c[0]
+        u = computed_once(x * exp_in + c[0])
         first, last = u < a, u > b
         middle = tf.logical_not(tf.logical_or(first, last))
         left_tail, right_tail = first & (u < -1.0), last & (u > 1.0)
@@ -130,7 +148,7 @@ def fused_fold(x, raw, min_probability, log_scale_bound):
         sign = 1.0 - 2.0 * tf.cast(middle, u.dtype)
         u0 = tf.where(middle, a, f_last - f_first)
         v0 = 1.0 - 2.0 * f_first
-        v = v0 + sign * alpha * (u - u0)
+        v = computed_once(v0 + sign * alpha * (u - u0))
         z = v * exp_out + c[2]
         log_det = bound * (tanh_in + tanh_out) + log_alpha
         k = tf.where(first, 0, tf.where(last, 2, 1))
@@ -211,7 +229,7 @@ def fused_log_gating(v, k, gating_logits, log_q_plus, log_q_minus):
             # cos(pi v / 2) = sin(pi (1 - |v|) / 2): accurate near |v| = 1, where
             # sqrt(1 - sin^2) would lose float32's digits to cancellation.
             cosine = sin_half_pi(1.0 - tf.abs(v))
-            g_v = g_sine * (0.5 * np.pi) * cosine
+            g_v = computed_once(g_sine * (0.5 * np.pi) * cosine)
             return (
                 g_v,
                 tf.stack([free * g_l for g_l in g_logits], axis=-1),
