@@ -1,7 +1,7 @@
 """Where RAD's training step goes, by ablation (`python -m benchmarks.ablation`).
 
 At each dimension, in one process, the forward+backward of the mean NLL of a batch of
-500 points under XLA (the sweep's models, no optimizer update) of four programs, timed
+500 points under XLA (the sweep's models, no optimizer update) of six programs, timed
 interleaved (medians of `REPEATS` samples of `CALLS` calls):
 
 - **RAD**: the model as it is;
@@ -12,6 +12,11 @@ interleaved (medians of `REPEATS` samples of `CALLS` calls):
   `z = x c_1 + c_0 + c_2` with `log_det = c_3`, the boundary log-probabilities `c_4..c_9`
   and `v = z` (`c` the ten raw parameters per element, unstacked as the fold unstacks
   them), so that every raw parameter still gets a gradient;
+- **RAD, no gating network**: `RADFlow(gating_hidden_units=0)` (`s(z) = 0`), a density
+  too, its conditioners widened to bring its parameter count closest to RAD's;
+- **RAD, shared values recomputed**: RAD with `fold_math.computed_once` replaced by the
+  identity, as before it existed: XLA then recomputes `u`, `v` and the gating's `G_v` in
+  every kernel that reads them (the in-process A/B of that lever);
 - **Real NVP** at the same parameter count.
 
 The stand-ins are not densities: they show what the fold's and the gating's element-wise
@@ -19,12 +24,15 @@ arithmetic cost (the differences) and what the rest of RAD costs (the conditione
 gatings, their scaled tanh, the splits, the base), which no faster fold arithmetic can
 remove. Also one layer's fold and gating alone, forward+backward under XLA, at batch 500
 and n = 8, 32 and 128 folded elements: the slope is the cost per folded element.
-The same four programs' `log_prob` at batch 20,000 (forward only, XLA), as in the
-sweep's throughput. And, in RAD's compiled forward+backward, the kernels (fused loops)
-that hold a copy of the gating's sine polynomial (`fold_math.sin_half_pi`, found by its
+The same programs' `log_prob` at batch 20,000 (forward only, XLA), as in the sweep's
+throughput. At 2-D, what Keras's Adam update adds to RAD's and Real NVP's step: the
+forward+backward against the whole step (forward, backward, `optimizer.apply_gradients`),
+both compiled with XLA, batch 500. And, in RAD's compiled forward+backward, the kernels
+(fused loops) that hold a copy of the gating's sine polynomial (`fold_math.sin_half_pi`, found by its
 coefficient `-(pi/2)^3 / 3!`) and their time under TensorFlow's profiler: XLA:CPU fuses
 each cheap element-wise chain into every kernel that consumes it instead of computing it
-once, so the gating's forward and backward arithmetic is recomputed in each of them.
+once, so the gating's arithmetic is recomputed in each of them unless
+`fold_math.computed_once` makes it a kernel's result.
 Writes `benchmarks/results/ablation.json`.
 """
 
@@ -38,7 +46,7 @@ LOG_PROB_BATCH = 20_000
 REPEATS = 15
 LAYER_WIDTHS = (8, 32, 128)
 VARIANTS = ("RAD", "RAD, gating arithmetic removed", "RAD, fold and gating arithmetic removed",
-            "Real NVP")
+            "RAD, no gating network", "RAD, shared values recomputed", "Real NVP")
 
 
 def _stand_in_fold(x, raw, min_probability, log_scale_bound):
@@ -80,13 +88,15 @@ def _log_prob(model, x):
     return tf.function(lambda: model.log_prob(x), jit_compile=True)
 
 
-def _traced(fn, fold=None, gating=None):
+def _traced(fn, fold=None, gating=None, once=None):
     """`fn`, traced and compiled by a first call with the stand-ins patched in."""
     from tfp_rad import fold as fold_module
+    from tfp_rad import fold_math
 
     with mock.patch.object(fold_module, "fused_fold", fold or fold_module.fused_fold), \
             mock.patch.object(fold_module, "fused_log_gating",
-                              gating or fold_module.fused_log_gating):
+                              gating or fold_module.fused_log_gating), \
+            mock.patch.object(fold_math, "computed_once", once or fold_math.computed_once):
         fn()
     return fn
 
@@ -105,9 +115,45 @@ def ablation(dimension, program, batch, repeats, number):
                                      (None, _stand_in_gating, _stand_in_gating)):
         models = sweep.make_models(dimension)
         fns[variant] = _traced(program(models[timing.RAD], x), fold, gating)
-    fns[VARIANTS[3]] = _traced(program(models[timing.REAL_NVP], x))
+    fns[VARIANTS[3]] = _traced(program(sweep.make_ungated_model(dimension), x))
+    fns[VARIANTS[4]] = _traced(program(sweep.make_models(dimension)[timing.RAD], x),
+                               once=lambda t: t)
+    fns[VARIANTS[5]] = _traced(program(models[timing.REAL_NVP], x))
     samples = timing.interleaved(fns, repeats, number=number)
     return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
+
+
+def optimizer_share(dimension, repeats):
+    """Forward+backward against the whole Adam step at `dimension`, per model.
+
+    `{model: {"forward+backward": ms, "step": ms, "step_kernels_ms": ms, "variables": n}}`:
+    the medians of interleaved calls, and the step's kernel (thunk) time under the
+    profiler, which leaves out the work around the kernels of each call.
+    """
+    import statistics
+    import tempfile
+
+    import tensorflow as tf
+
+    from benchmarks import steps, subjects, sweep, timing, xla_trace
+
+    x = tf.constant(sweep.points(dimension, 500, seed=2))
+    fns, out = {}, {}
+    for name, model in sweep.make_models(dimension).items():
+        subjects.with_built_optimizer(model)
+        fns[(name, "forward+backward")] = _traced(_forward_backward(model, x))
+        step = steps.compiled_step(model, "xla")
+        fns[(name, "step")] = _traced(lambda step=step: step(x))
+        instructions = xla_trace.hlo_instructions(
+            step.experimental_get_compiler_ir(x)(stage="optimized_hlo"))
+        with tempfile.TemporaryDirectory() as log_dir:
+            ms = xla_trace.thunk_times(fns[(name, "step")], log_dir)
+        out[name] = {"variables": len(model.trainable_variables), "step_kernels_ms": round(
+            sum(t for k, t in ms.items() if k in instructions), 3)}
+    samples = timing.interleaved(fns, repeats, number=2 * CALLS)
+    for (name, program), s in samples.items():
+        out[name][program] = round(1e3 * statistics.median(s), 3)
+    return out
 
 
 def polynomial_copies(dimension):
@@ -178,7 +224,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
-    from benchmarks import machine, report
+    from benchmarks import machine, report, subjects, sweep
 
     results = {"command": " ".join(["python -m benchmarks.ablation", *argv]),
                "machine": machine.info(), "load_average_start": machine.load_average(),
@@ -186,6 +232,9 @@ def main(argv=None):
                "log_prob_ms": {}}
     other = machine.OtherLoad().start()
     for dimension in (int(d) for d in args.dimensions.split(",")):
+        models = {**sweep.make_models(dimension), VARIANTS[3]: sweep.make_ungated_model(dimension)}
+        results.setdefault("parameters", {})[dimension] = {
+            name: [subjects.num_parameters(m), m.hidden_units] for name, m in models.items()}
         for key, program, batch, number in (
                 ("steps_ms", _forward_backward, 500, CALLS),
                 ("log_prob_ms", _log_prob, LOG_PROB_BATCH, 1)):
@@ -200,6 +249,11 @@ def main(argv=None):
         print(f"d={dimension}: {copies['with_polynomial']} of RAD's {copies['fused_loops']} "
               f"fused loops hold the sine polynomial, {copies['with_polynomial_ms']:.2f} of "
               f"{copies['all_thunks_ms']:.2f} ms of kernel time", flush=True)
+    optimizer = optimizer_share(2, args.repeats)
+    results["optimizer_ms"] = {2: optimizer}
+    print("d=2, forward+backward vs step with Adam: " + "; ".join(
+        f"{name} ({o['variables']} variables) {o['forward+backward']:.3f} vs {o['step']:.3f} ms"
+        f" (kernels {o['step_kernels_ms']:.3f} ms)" for name, o in optimizer.items()), flush=True)
     layer = layer_costs(args.repeats)
     widths = np.array(LAYER_WIDTHS, float)
     slope, intercept = np.polyfit(500 * widths, np.array([layer[n] for n in LAYER_WIDTHS]), 1)

@@ -50,6 +50,25 @@ def matched_width(event_size, target, num_layers=NUM_LAYERS):
                key=lambda w: abs(real_nvp_parameters(event_size, w, num_layers) - target))
 
 
+def ungated_rad_parameters(event_size, width, num_layers=NUM_LAYERS):
+    """Trainable parameters of `RADFlow(event_size, num_layers, width, gating_hidden_units=0)`.
+
+    Per layer, with `d_a = d // 2` read and `n = d - d_a` folded: the conditioner
+    `[d_a, w]` and bias, `[w, 10 n]` and bias, and the scaled tanh's scalar.
+    """
+    read = event_size // 2
+    folded = event_size - read
+    return num_layers * (read * width + width + width * 10 * folded + 10 * folded + 1)
+
+
+def make_ungated_model(event_size, seed=0):
+    """`RADFlow(gating_hidden_units=0)` at `event_size`, its count matched to the sweep's RAD."""
+    keras.utils.set_random_seed(seed)
+    target = subjects.num_parameters(RADFlow(event_size, NUM_LAYERS, RAD_HIDDEN_UNITS))
+    width = min(range(1, 4096), key=lambda w: abs(ungated_rad_parameters(event_size, w) - target))
+    return RADFlow(event_size, NUM_LAYERS, width, gating_hidden_units=0, dtype="float32")
+
+
 def make_models(event_size, seed=0):
     """`{RAD: RADFlow, REAL_NVP: RealNVPFlow}` at `event_size` with matched parameter counts."""
     keras.utils.set_random_seed(seed)

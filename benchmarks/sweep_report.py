@@ -156,6 +156,25 @@ def ablation_lines(sweep_json):
         f"{results['other_processes_cores']} cores; raw results `{path}`.",
         "",
     ]
+    ungated = "RAD, no gating network"
+    if ungated in variants:
+        lines += [
+            f"*{ungated}* is a density, not a stand-in: `RADFlow(gating_hidden_units=0)` "
+            "(`s(z) = 0`: the gating is the interpolation between the boundary probabilities), "
+            "its conditioners widened to RAD's parameter count: "
+            + "; ".join(f"d={d}: {c[ungated][1]} units, {c[ungated][0]:,} parameters (RAD "
+                        f"{c['rad'][0]:,}, Real NVP {c['real_nvp'][0]:,})"
+                        for d, c in results.get("parameters", {}).items())
+            + ". Its accuracy against RAD's is in [Higher dimensions](high-dimensional.md).",
+            "",
+        ]
+    if "RAD, shared values recomputed" in variants:
+        lines += [
+            "*RAD, shared values recomputed* is RAD as it was before `fold_math.computed_once`: "
+            "the same density, with XLA left to recompute `u`, `v` and the gating's `G_v` in "
+            "every kernel that reads them.",
+            "",
+        ]
     table = []
     for key, label in (("steps_ms", f"forward+backward, batch {results['batch']}"),
                        ("log_prob_ms", f"`log_prob`, batch {results['log_prob_batch']:,}")):
@@ -171,6 +190,17 @@ def ablation_lines(sweep_json):
         f"{results['layer_ns_per_element']:.0f} ns per folded element (least squares).",
         "",
     ]
+    for d, o in results.get("optimizer_ms", {}).items():
+        rad, real_nvp = o["rad"], o["real_nvp"]
+        lines += [
+            f"At d={d}, what Keras's Adam update adds (XLA, batch {results['batch']}, one "
+            f"step per call): RAD's forward+backward {rad['forward+backward']:.2f} ms and whole "
+            f"step {rad['step']:.2f} ms ({rad['variables']} variables), of which kernels "
+            f"{rad['step_kernels_ms']:.2f} ms under the profiler; Real NVP's "
+            f"{real_nvp['forward+backward']:.2f} and {real_nvp['step']:.2f} ms "
+            f"({real_nvp['variables']} variables), kernels {real_nvp['step_kernels_ms']:.2f} ms.",
+            "",
+        ]
     for d, c in results.get("polynomial_copies", {}).items():
         lines.append(f"- d={d}: {c['with_polynomial']} of RAD's {c['fused_loops']} fused loops "
                      "(forward+backward, batch 500) hold a copy of the gating's sine "
@@ -239,52 +269,75 @@ def markdown_lines(results, json_path):
 FINDINGS = [
     "What the sweep says about RAD's cost (issue 16):",
     "",
-    "- **The fold and gating arithmetic is most of the gap, not all of it** (the "
-    "ablation above). With both replaced by transcendental-free stand-ins, RAD's training "
-    "step is still about 1.3-1.4× Real NVP's and its `log_prob` about 2.3-2.5×: its "
-    "networks emit 13 numbers per folded element (10 fold parameters, 3 gating logits) "
-    "where Real NVP's emit 2, and all 10 fold parameters go through the scaled tanh. So "
-    "the 1.5× step target leaves the fold and gating of six layers a tenth to a fifth of "
-    "Real NVP's step; they take one to two Real NVP steps now.",
+    "- **Kept: the values many kernels read are computed once.** XLA:CPU fuses a chain of "
+    "cheap element-wise operations into every kernel that reads its result, and rereads "
+    "the chain's inputs in each. The fold's backward has eleven outputs, and each needed "
+    "the gating's `G_v` (two sine polynomials, the gating logits, their softmax). "
+    "`fold_math.computed_once` makes `u`, `v` and `G_v` the result of one kernel each (a "
+    "division by a tensor of ones that XLA does not fold; the values are bit for bit the "
+    "same). The ablation's *shared values recomputed* column is RAD without it, in the same "
+    "process: RAD's forward+backward went from 8.8 to 5.8 ms at 16-D and from 11.3 to "
+    "10.1 ms at 64-D; `log_prob` from 35.7 to 34.1 and from 107.9 to 91.5 ms. The sweep's "
+    "fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to 2.24× and 2.01×. "
+    "Copies of the sine polynomial went from 77 kernels to 66, and their time from 4.0 "
+    "of 7.0 ms of kernel time at 16-D to 1.9 of 4.8 ms.",
+    "- **The fold and gating arithmetic is most of what remains, not all of it** (the "
+    "ablation). With both replaced by transcendental-free stand-ins, RAD's training step "
+    "is still about 1.3-1.6× Real NVP's and its `log_prob` about 2.2-2.4×. Its networks emit "
+    "13 numbers per folded element (10 fold parameters, 3 gating logits) where Real NVP's "
+    "emit 2, and all 10 fold parameters go through the scaled tanh. So the 1.5× step "
+    "target leaves the fold and gating of six layers a tenth to a fifth of Real NVP's "
+    "step. They take about one Real NVP step now.",
     "- **They cost per layer and per element.** One layer's fold and gating alone costs "
-    "about 0.6-0.7 ms per layer plus 40-50 ns per folded element (the least-squares line "
-    "above). The fixed part is the ~66 kernels (fused loops) XLA makes of one layer "
-    "forward and backward, about 10 µs each; the per-element part is about 25 "
+    "about 0.6-0.7 ms per layer plus 35-75 ns per folded element (the least-squares line "
+    "above, over this page's runs). The fixed part is the ~66 kernels (fused loops) XLA "
+    "makes of one layer forward and backward. The per-element part is about 25 "
     "exponentials, logarithms and soft clips and a few hundred other operations per "
     "element, against one exponential and a few operations in Real NVP's affine "
-    "coupling. At 16-D (4,000 folded elements per layer and batch) the fixed part "
-    "dominates, at 64-D both weigh alike. (This page said earlier that the cost was "
-    "kernels and not arithmetic, from one per-layer measurement on a loaded machine, "
-    "1.5 ms at n = 8 against 1.8 ms at n = 32; measured again on a quiet machine the "
-    "cost grows with n as above.)",
-    "- **Why the kernels are many, and heavy:** XLA:CPU fuses a cheap element-wise "
-    "chain into every kernel that consumes it instead of computing it once, and it does "
-    "not merge sibling outputs into one kernel. Each of the gating's three exponentials, "
-    "the six divisions of the boundary softmax's gradient and the gradient outputs is a "
-    "kernel of its own that recomputes the shared chain: 77 of RAD's ~480 fused loops "
-    "hold a copy of the gating's sine polynomial (13 per layer), and they take about 4 ms "
-    "of the step's kernel time at both 16-D and 64-D (the ablation's count).",
-    "- Kernel by kernel (`python -m benchmarks.xla_trace --dimension 16`, then `64`; "
-    "`benchmarks/results/xla_trace_*.json`, an earlier commit, load average 1-2): the "
-    "fold, the gating and the base ran as 427 kernels taking 6.1 ms at 16-D, where Real "
-    "NVP's coupling arithmetic and base ran as 52 kernels taking 0.17 ms; at 64-D 433 "
-    "kernels and 11.0 ms against 53 and 0.5 ms. RAD's matrix products cost less than "
-    "Real NVP's (1.2 against 2.5 ms at 16-D, 2.7 against 4.3 ms at 64-D).",
+    "coupling.",
+    "- **Model-level levers, measured** (accuracy at equal parameter count from `tfp-rad "
+    "highdim`, see [Higher dimensions](high-dimensional.md); cost from the ablation above):",
+    "    - *No gating network* (`RADFlow(gating_hidden_units=0)`, conditioners widened to "
+    "RAD's count; an option that exists): its step costs about three quarters of RAD's at "
+    "16-D and a little less than RAD's at 64-D; its `log_prob` about 10 % less at 16-D and "
+    "the same at 64-D. Accuracy: 0.06 "
+    "nats below RAD on the 16-D mixture, still 0.36 above Real NVP; on the 64-D digits "
+    "59.2 ± 7.0 against RAD's 63.8 ± 2.1 and Real NVP's 57.1.",
+    "    - *Boundary probabilities shared by every point* (each layer's `q+-` its own "
+    "weights, the conditioners emitting 4 numbers per folded element instead of 10; "
+    "branch `issue-16c`, commit 37f70f2, not merged, measured before `computed_once`; "
+    "the same two commands there): step 2.92× against RAD's 3.27× Real NVP at 16-D and "
+    "1.74× against 2.21× at 64-D, `log_prob` 4.38× against 5.67× and 3.82× against "
+    "4.95×. Its accuracy is below Real NVP's on both problems (mixture -15.48 against "
+    "-15.11, digits 56.0 against 57.1). The conditioned boundary probabilities are what "
+    "puts RAD ahead.",
+    "- **No variant measured meets the 16-D and 64-D targets.** The stand-in ablation "
+    "bounds any faster fold and gating arithmetic at 1.3-1.6× per step and 2.2-2.4× in "
+    "`log_prob` with the paper's architecture. The variant cheapest at 64-D (shared "
+    "boundaries) gives up RAD's accuracy. Untried: one kernel per layer for the fold and "
+    "gating (a custom XLA call or C++ op, forward and backward, outside XLA's fusion).",
+    "- **At 2-D, steps per call matter.** With 50 steps per call (what "
+    "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "
+    "Real NVP's (the sweep's 0.80×); with Keras's default of one step per call it is "
+    "1.4-1.8× in the sweeps. One compiled step per call outside `fit` (the optimizer line "
+    "above) costs RAD about what it costs Real NVP, so what makes RAD's one-step `fit` "
+    "calls dearer is not isolated; each call hands TensorFlow every variable and Adam "
+    "slot, 54 and 108 for RAD against 30 and 60 for Real NVP. Users of `fit`: "
+    "`model.compile(steps_per_execution=50)`.",
     "- The ratios move with the machine's load by ±0.5-1.5 between runs: Real NVP's "
     "step, a few matrix products, gains more from a quiet machine than RAD's hundreds "
-    "of small kernels (the sweep at load 3-5 measured 2.4× and 4.0× at 16-D and 64-D, "
-    "the one above at load about 1 3.8× and 3.2×). The compile targets are the noisiest "
-    "figures (the first call's excess over the measured rate).",
-    "- Kept: `PiecewiseFold` splits and merges by slices and a concatenation when its "
-    "folded and pass-through elements are contiguous runs (RADFlow's halves) instead of "
-    "gathers, whose gradient is a scatter through transposed copies (8.71 to 8.34 ms at "
-    "16-D and 13.68 to 12.67 ms at 64-D, forward+backward, interleaved A/B; values "
+    "of small kernels. The compile targets are the noisiest figures (the first call's "
+    "excess over the measured rate).",
+    "- Kept earlier: `PiecewiseFold` splits and merges by slices and a concatenation when "
+    "its folded and pass-through elements are contiguous runs (RADFlow's halves) instead "
+    "of gathers, whose gradient is a scatter through transposed copies (8.71 to 8.34 ms "
+    "at 16-D and 13.68 to 12.67 ms at 64-D, forward+backward, interleaved A/B; values "
     "equal). RADFlow keeps `log_prob` blocks of 4096 points at every dimension, so a "
     "training batch stays whole (blocks of 4096 / n points had cut the 64-D step from 74 "
     "to 48 ms when removed). The fused fold and gating (`tfp_rad/fold_math.py`, one "
     "custom-gradient pass each) replace TensorFlow's gradient of the `tf.where` chains "
     "(the levers' table below).",
-    "- Measured and not kept (interleaved A/Bs against the code as it is): a "
+    "- Measured and not kept (interleaved A/Bs against the code as it was): a "
     "parameter-major layout (`[10, N, n]`): no gain; the fold and gating on stacked "
     "tensors (kernels 55 to 24, yet 2.1 against 1.5 ms at n = 8); the fold's six outputs "
     "packed into one tensor (71 kernels, 0.91 against 0.68 ms at n = 8); TensorFlow's "
@@ -295,10 +348,6 @@ FINDINGS = [
     "`XLA_FLAGS=--xla_cpu_use_fusion_emitters=false` (XLA's older loop emitter, process "
     "wide): RAD / Real NVP 1.85-1.95× against 2.28-2.66× at 16-D but 2.55-2.76× against "
     "2.31-2.38× at 64-D, three runs each, so not a default.",
-    "- What would close the gap, not done: a model with less element-wise work per "
-    "folded element (boundary probabilities and gating logits shared by the elements "
-    "of a layer, or fewer soft-clipped parameters), or one kernel per layer for the fold "
-    "and gating (a custom C++ op, forward and backward, outside XLA's fusion).",
     "",
 ]
 
