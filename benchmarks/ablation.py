@@ -15,8 +15,8 @@ interleaved (medians of `REPEATS` samples of `CALLS` calls):
 - **RAD, no gating network**: `RADFlow(gating_hidden_units=0)` (`s(z) = 0`), a density
   too, its conditioners widened to bring its parameter count closest to RAD's;
 - **RAD, shared values recomputed**: RAD with `fold_math.computed_once` replaced by the
-  identity, as before it existed: XLA then recomputes `u`, `v` and the gating's `G_v` in
-  every kernel that reads them (the in-process A/B of that lever);
+  identity, as before it existed: XLA then recomputes `u`, `v` and the gating's sine,
+  logits and `G_v` in every kernel that reads them (the in-process A/B of that lever);
 - **Real NVP** at the same parameter count.
 
 The stand-ins are not densities: they show what the fold's and the gating's element-wise

@@ -171,8 +171,8 @@ def ablation_lines(sweep_json):
     if "RAD, shared values recomputed" in variants:
         lines += [
             "*RAD, shared values recomputed* is RAD as it was before `fold_math.computed_once`: "
-            "the same density, with XLA left to recompute `u`, `v` and the gating's `G_v` in "
-            "every kernel that reads them.",
+            "the same density, with XLA left to recompute `u`, `v` and the gating's sine, "
+            "logits and `G_v` in every kernel that reads them.",
             "",
         ]
     table = []
@@ -273,22 +273,24 @@ FINDINGS = [
     "cheap element-wise operations into every kernel that reads its result, and rereads "
     "the chain's inputs in each. The fold's backward has eleven outputs, and each needed "
     "the gating's `G_v` (two sine polynomials, the gating logits, their softmax). "
-    "`fold_math.computed_once` makes `u`, `v` and `G_v` the result of one kernel each (a "
+    "`fold_math.computed_once` makes `u`, `v` and the gating's sine, logits and `G_v` the "
+    "result of one kernel each (a "
     "division by a tensor of ones that XLA does not fold; the values are bit for bit the "
     "same, but for subnormals, which TensorFlow's CPU arithmetic flushes to zero anyway). "
     "The ablation's *shared values recomputed* column is RAD without it, in the same "
-    "process: RAD's forward+backward went from 8.8 to 5.8 ms at 16-D and from 11.3 to "
-    "10.1 ms at 64-D; `log_prob` from 35.7 to 34.1 and from 107.9 to 91.5 ms. The sweep's "
-    "fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to 2.24× and 2.01×. "
-    "Copies of the sine polynomial went from 77 kernels to 66, and their time from 4.0 "
-    "of 7.0 ms of kernel time at 16-D to 1.9 of 4.8 ms.",
+    "process: RAD's forward+backward went from 7.2 to 4.3 ms at 16-D and from 11.7 to "
+    "10.1 ms at 64-D; `log_prob` from 97.1 to 86.5 ms at 64-D and stayed at 29-30 ms at "
+    "16-D. The sweep's fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to "
+    "2.09× and 1.98×. Copies of the sine polynomial went from 77 kernels to 12 (two per "
+    "layer), and their time from 4.0 of 7.0 ms of kernel time at 16-D to 0.3 of 3.6 ms.",
     "- **The fold and gating arithmetic is most of what remains, not all of it** (the "
     "ablation). With both replaced by transcendental-free stand-ins, RAD's training step "
-    "is still about 1.3-1.6× Real NVP's and its `log_prob` about 2.2-2.4×. Its networks emit "
+    "is still about 1.3-1.6× Real NVP's and its `log_prob` about 2.2-2.7×. Its networks emit "
     "13 numbers per folded element (10 fold parameters, 3 gating logits) where Real NVP's "
     "emit 2, and all 10 fold parameters go through the scaled tanh. So the 1.5× step "
     "target leaves the fold and gating of six layers a tenth to a fifth of Real NVP's "
-    "step. They take about one Real NVP step now.",
+    "step. They take about one Real NVP step now, most of it the fold's (the gating "
+    "arithmetic is now a tenth of RAD's step at 16-D, against two fifths before).",
     "- **They cost per layer and per element.** One layer's fold and gating alone costs "
     "about 0.6-0.7 ms per layer plus 35-75 ns per folded element (the least-squares line "
     "above, over this page's runs). The fixed part is the ~66 kernels (fused loops) XLA "
@@ -299,9 +301,9 @@ FINDINGS = [
     "- **Model-level levers, measured** (accuracy at equal parameter count from `tfp-rad "
     "highdim`, see [Higher dimensions](high-dimensional.md); cost from the ablation above):",
     "    - *No gating network* (`RADFlow(gating_hidden_units=0)`, conditioners widened to "
-    "RAD's count; an option that exists): its step costs about three quarters of RAD's at "
-    "16-D and a little less than RAD's at 64-D; its `log_prob` about 10 % less at 16-D and "
-    "the same at 64-D. Accuracy: 0.06 "
+    "RAD's count; an option that exists): its step costs 15-25 % less than RAD's at 16-D "
+    "and about the same at 64-D, its `log_prob` 0-10 % less (across this page's runs). "
+    "Accuracy: 0.06 "
     "nats below RAD on the 16-D mixture, still 0.36 above Real NVP; on the 64-D digits "
     "59.2 ± 7.0 against RAD's 63.8 ± 2.1 and Real NVP's 57.1.",
     "    - *Boundary probabilities shared by every point* (each layer's `q+-` its own "
@@ -313,17 +315,19 @@ FINDINGS = [
     "-15.11, digits 56.0 against 57.1). The conditioned boundary probabilities are what "
     "puts RAD ahead.",
     "- **No variant measured meets the 16-D and 64-D targets.** The stand-in ablation "
-    "bounds any faster fold and gating arithmetic at 1.3-1.6× per step and 2.2-2.4× in "
+    "bounds any faster fold and gating arithmetic at 1.3-1.6× per step and 2.2-2.7× in "
     "`log_prob` with the paper's architecture. The variant cheapest at 64-D (shared "
     "boundaries) gives up RAD's accuracy. Untried: one kernel per layer for the fold and "
     "gating (a custom XLA call or C++ op, forward and backward, outside XLA's fusion).",
     "- **At 2-D, steps per call matter.** With 50 steps per call (what "
     "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "
-    "Real NVP's (the sweep's 0.80×); with Keras's default of one step per call it is "
-    "1.4-1.8× in the sweeps. One compiled step per call outside `fit` (the optimizer line "
-    "above) costs RAD about what it costs Real NVP, so what makes RAD's one-step `fit` "
-    "calls dearer is not isolated; each call hands TensorFlow every variable and Adam "
-    "slot, 54 and 108 for RAD against 30 and 60 for Real NVP. Users of `fit`: "
+    "Real NVP's (0.77-0.80× in the last two sweeps); with Keras's default of one step per "
+    "call it was 1.14× in the last sweep, 1.78× and 1.38× in the two before. One "
+    "compiled step per call outside `fit` (the optimizer line above) shows RAD's and Real "
+    "NVP's kernels taking about the same time; the work around them in each call varied "
+    "between runs from about equal to about 1 ms more for RAD, and is not isolated "
+    "further. Each call hands TensorFlow every variable and Adam slot, 54 and 108 for "
+    "RAD against 30 and 60 for Real NVP. Users of `fit`: "
     "`model.compile(steps_per_execution=50)`.",
     "- The ratios move with the machine's load by ±0.5-1.5 between runs: Real NVP's "
     "step, a few matrix products, gains more from a quiet machine than RAD's hundreds "

@@ -15,7 +15,7 @@ over quantities the forward already holds, where TensorFlow's own gradient goes 
 the `tf.where` chains that select the pieces, the unstacked columns and the clips, and
 under XLA compiles to several times the forward's work. `tests/test_fold_math.py` checks
 them against TensorFlow's gradients of the unfused functions. The values many kernels read
-(`u`, `v` and the gating's `G_v`) pass through `computed_once`, which keeps XLA from
+(`u`, `v`, the gating's sine, logits and `G_v`) pass through `computed_once`, which keeps XLA from
 recomputing them in each reader.
 
 Gradient of the fold (per element; `G_y` is the gradient flowing into `y`). With
@@ -208,10 +208,10 @@ def fused_log_gating(v, k, gating_logits, log_q_plus, log_q_minus):
         lp = tf.unstack(log_q_plus, 3, axis=-1)
         lm = tf.unstack(log_q_minus, 3, axis=-1)
         inside = tf.abs(v) <= 1.0
-        sine = sin_half_pi(v)
+        sine = computed_once(sin_half_pi(v))
         free = 1.0 - tf.square(sine)  # cos^2(pi v / 2)
         plus, minus = 0.5 * (1.0 + sine), 0.5 * (1.0 - sine)
-        logits = [free * s[j] + plus * lp[j] + minus * lm[j] for j in range(3)]
+        logits = [computed_once(free * s[j] + plus * lp[j] + minus * lm[j]) for j in range(3)]
         largest = tf.maximum(tf.maximum(logits[0], logits[1]), logits[2])
         exps = [tf.exp(l - largest) for l in logits]
         total = exps[0] + exps[1] + exps[2]
