@@ -28,8 +28,8 @@ The same programs' `log_prob` at batch 20,000 (forward only, XLA), as in the swe
 throughput. At 2-D, what Keras's Adam update adds to RAD's and Real NVP's step: the
 forward+backward against the whole step (forward, backward, `optimizer.apply_gradients`),
 both compiled with XLA, batch 500. And, in RAD's compiled forward+backward, the kernels
-(fused loops) that hold a copy of the gating's sine polynomial (`fold_math.sin_half_pi`, found by its
-coefficient `-(pi/2)^3 / 3!`) and their time under TensorFlow's profiler: XLA:CPU fuses
+(fused loops) that hold a copy of the gating's sine polynomial (`fold_math.sin_half_pi`,
+found by its coefficient `-(pi/2)^3 / 3!`) and their time under TensorFlow's profiler: XLA:CPU fuses
 each cheap element-wise chain into every kernel that consumes it instead of computing it
 once, so the gating's arithmetic is recomputed in each of them unless
 `fold_math.computed_once` makes it a kernel's result.

@@ -44,10 +44,11 @@ def real_nvp_parameters(event_size, width, num_layers=NUM_LAYERS):
     return num_layers * (read * width + width + width * 2 * moved + 2 * moved + 1)
 
 
-def matched_width(event_size, target, num_layers=NUM_LAYERS):
-    """The Real NVP width whose parameter count is closest to `target`."""
+def matched_width(event_size, target, num_layers=NUM_LAYERS, parameters=None):
+    """The width whose parameter count (`parameters`, default Real NVP's) is closest to `target`."""
+    parameters = parameters or real_nvp_parameters
     return min(range(1, 4096),
-               key=lambda w: abs(real_nvp_parameters(event_size, w, num_layers) - target))
+               key=lambda w: abs(parameters(event_size, w, num_layers) - target))
 
 
 def ungated_rad_parameters(event_size, width, num_layers=NUM_LAYERS):
@@ -65,7 +66,7 @@ def make_ungated_model(event_size, seed=0):
     """`RADFlow(gating_hidden_units=0)` at `event_size`, its count matched to the sweep's RAD."""
     keras.utils.set_random_seed(seed)
     target = subjects.num_parameters(RADFlow(event_size, NUM_LAYERS, RAD_HIDDEN_UNITS))
-    width = min(range(1, 4096), key=lambda w: abs(ungated_rad_parameters(event_size, w) - target))
+    width = matched_width(event_size, target, parameters=ungated_rad_parameters)
     return RADFlow(event_size, NUM_LAYERS, width, gating_hidden_units=0, dtype="float32")
 
 

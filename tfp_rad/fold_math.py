@@ -15,8 +15,8 @@ over quantities the forward already holds, where TensorFlow's own gradient goes 
 the `tf.where` chains that select the pieces, the unstacked columns and the clips, and
 under XLA compiles to several times the forward's work. `tests/test_fold_math.py` checks
 them against TensorFlow's gradients of the unfused functions. The values many kernels read
-(`u`, `v`, the gating's sine, logits and `G_v`) pass through `computed_once`, which keeps XLA from
-recomputing them in each reader.
+(`u`, `v`, the gating's sine, logits and `G_v`) pass through `computed_once`, which keeps
+XLA from recomputing them in each reader.
 
 Gradient of the fold (per element; `G_y` is the gradient flowing into `y`). With
 `v = v0 + sign alpha (u - u0)`, `u = x exp(r_in) + m_in`, `z = v exp(r_out) + m_out` and
