@@ -84,10 +84,19 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     assert record["steps_run"] <= 50 and record["event_size"] == 16
     assert np.isfinite(record["test_log_likelihood"])
     assert record["test_log_likelihood"] < record["oracle_test_log_likelihood"] + 0.5
+    with open(study.baselines_path(output, "mixture16", 0)) as f:
+        baselines = json.load(f)["results"]
+    assert sorted(baselines) == sorted(study.BASELINES)
+    # The mixture of Gaussians that generated the data is in the baselines' family.
+    oracle = record["oracle_test_log_likelihood"]
+    assert baselines["gaussian"]["test"] < baselines["gaussian_mixture"]["test"] < oracle + 0.1
     table = open(os.path.join(output, "table.md")).read()
     assert "| mixture16 |" in table and "(n=1)" in table
-    # A second invocation trains nothing; one of other settings is refused.
+    assert "## Classical baselines on the same splits" in table
+    assert f"{baselines['gaussian_mixture']['test']:.3f} (n=1)" in table
+    # A second invocation trains and fits nothing; one of other settings is refused.
     monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("retrained a run"))
+    monkeypatch.setattr(study, "fit_baselines", lambda *a, **k: pytest.fail("refitted"))
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
     with pytest.raises(RunStoreError, match="50 steps"):
         study.run(output, problems=["mixture16"], seeds=[0], steps=100)
@@ -99,3 +108,13 @@ def test_highdim_models_have_parameter_counts_within_three_percent(problem, even
 
     counts = [study.make_model(problem, m, event_size).count_params() for m in study.MODELS]
     assert max(counts) <= 1.03 * min(counts), counts
+
+
+def test_highdim_table_refuses_a_stray_baselines_file(tmp_path):
+    from tfp_rad.experiments import highdim as study
+    from tfp_rad.experiments.run_store import RunStoreError
+
+    os.makedirs(tmp_path / "baselines")
+    (tmp_path / "baselines" / "mixture16-seed0.json").write_text('{"problem": "mixture16"}')
+    with pytest.raises(RunStoreError, match="not a baselines record"):
+        study.write_table(str(tmp_path))

@@ -105,8 +105,8 @@ def computed_once(t):
     its argument, infinities and NaNs included, so the values do not change (subnormal
     numbers become 0, as in any arithmetic TensorFlow does on a CPU, which flushes them);
     the cost is one division per element. The compiled program around it is fused
-    differently, so its float32 results can move by rounding (about 1e-6 relative in
-    `log_prob`, less than XLA's own difference from eager execution).
+    differently, so its float32 results can move by rounding, less than XLA's own result
+    differs from eager execution's (`tests/test_fold_math.py` checks it).
     """
     return t / (1.0 + 0.0 * tf.sign(t))
 

@@ -7,6 +7,9 @@ halves, `standardize=True`, adapted on the training points) whose parameter coun
 within 3 % are trained with
 `training.fit_steps`: Adam with cosine decay, early stopping on a validation split (the
 weights of the best validation epoch are kept), then scored on held-out test points.
+The classical baselines of `tfp_rad.baselines` (a full-covariance Gaussian, a Gaussian
+mixture and a kernel density, their settings chosen on the validation points) are fitted
+to the same training points of each (problem, seed) and scored on the same test points.
 
 | problem     | d  | train / validation / test   | RAD units | no-gating units | Real NVP units | batch | lr    | steps (max) | epoch | patience |
 |-------------|----|-----------------------------|-----------|-----------------|----------------|-------|-------|-------------|-------|----------|
@@ -18,8 +21,9 @@ with `2k + 2`; the digits' split and dequantization noise come from `digits(seed
 validation points are the last 10 % of the training points. Reported: mean
 log-likelihood (nats per point) of the training, validation and test points, the oracle's
 on the test points (mixture), bits per dimension of the test digits, the steps run, the
-parameter counts. One JSON per run in `<output>/runs/` (skipped when it exists, so a killed
-invocation resumes), then `<output>/table.md`.
+parameter counts. One JSON per run in `<output>/runs/` and one per (problem, seed) of
+baselines in `<output>/baselines/` (each skipped when it exists, so a killed invocation
+resumes), then `<output>/table.md`.
 """
 
 import functools
@@ -28,12 +32,17 @@ import math
 import os
 import time
 
+import numpy as np
+
 from tfp_rad.experiments import protocol, run_store, tables
 
 PROBLEMS = ("mixture16", "digits")
 MODELS = ("rad", "rad_nogating", "real_nvp")
 RAD_MODELS = ("rad", "rad_nogating")
 MODEL_NAMES = {"rad": "RAD", "rad_nogating": "RAD no gating", "real_nvp": "Real NVP"}
+BASELINES = ("gaussian", "gaussian_mixture", "kde")  # the names of `tfp_rad.baselines`
+BASELINE_NAMES = {"gaussian": "Gaussian", "gaussian_mixture": "Gaussian mixture",
+                  "kde": "KDE"}
 HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87},
                 "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47}}
 SETTINGS = {
@@ -118,6 +127,30 @@ def train_one(problem, model_name, seed, steps=None, verbose=0):
     return record
 
 
+def baselines_path(output, problem, seed):
+    """`<output>/baselines/<problem>-seed<k>.json`, the baselines' record of a split."""
+    return os.path.join(output, "baselines", f"{problem}-seed{seed}.json")
+
+
+def fit_baselines(problem, seed):
+    """The baselines' record of one split: `tfp_rad.baselines.fit_baselines` on it.
+
+    Fitted to the training points, settings chosen on the validation points, scored on
+    the test points of `problem_data(problem, seed)` (the flows' split), with `seed` as
+    the mixtures' `random_state`. Returns `{"problem", "seed", "results": {name:
+    BaselineResult as a dict}, "wall_seconds", "versions"}`.
+    """
+    from tfp_rad import baselines
+    from tfp_rad.versions import versions
+
+    train, validation, test, _ = problem_data(problem, seed)
+    start = time.perf_counter()
+    results = baselines.fit_baselines(train, validation, test, seed=seed)
+    return {"problem": problem, "seed": seed,
+            "results": {r.name: r.as_dict() for r in results},
+            "wall_seconds": time.perf_counter() - start, "versions": versions()}
+
+
 def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, command=None,
         verbose=0):
     """Runs every missing (problem, model, seed) and rewrites the table; returns its path.
@@ -136,7 +169,13 @@ def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, c
     ]
     for config in plan:
         _check_steps(run_store.run_path(output, config), config)
-    run_store.prepare_directories(output, "runs")
+    run_store.prepare_directories(output, "runs", "baselines")
+    for problem in problems:
+        for seed in seeds:
+            path = baselines_path(output, problem, seed)
+            if not os.path.exists(path):
+                record = fit_baselines(problem, seed)
+                run_store.write_text_atomically(path, json.dumps(record, indent=2) + "\n")
 
     def train(config, machine):
         import keras
@@ -174,8 +213,9 @@ def _load(output):
 
 
 def write_table(output=DEFAULT_OUTPUT, command=None):
-    """Writes `<output>/table.md` from the run JSONs; returns its path."""
+    """Writes `<output>/table.md` from the run and baselines JSONs; returns its path."""
     records = _load(output)
+    baseline_records = _load_baselines(output)
     rows = []
     for problem in PROBLEMS:
         by_model = {
@@ -222,6 +262,7 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         "",
         *tables.markdown_table(header, rows),
         "",
+        *_baselines_lines(records, baseline_records),
     ]
     path = os.path.join(output, tables.TABLE_FILE)
     run_store.write_text_atomically(path, "\n".join(lines))
@@ -233,3 +274,90 @@ def _paired_differences(by_model, model):
     rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[model]}
     real_nvp = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["real_nvp"]}
     return [rad[s] - real_nvp[s] for s in sorted(set(rad) & set(real_nvp))]
+
+
+def _load_baselines(output):
+    """The baselines' records in `<output>/baselines` (`fit_baselines`), in name order.
+
+    Raises:
+      RunStoreError: for a JSON file there that is not such a record.
+    """
+    directory = os.path.join(output, "baselines")
+    if not os.path.isdir(directory):
+        return []
+    records = []
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            with open(path) as f:
+                record = json.load(f)
+            valid = (record["problem"] in PROBLEMS and set(record["results"]) == set(BASELINES)
+                     and name == os.path.basename(
+                         baselines_path(output, record["problem"], record["seed"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            raise run_store.RunStoreError(
+                f"{path} is not a baselines record of tfp-rad highdim; move it out of "
+                f"{directory} or delete it to refit.")
+        records.append(record)
+    return records
+
+
+def _baselines_lines(records, baseline_records):
+    """The markdown lines of the baselines' section (none without baseline records)."""
+    from tfp_rad.high_dimensional import bits_per_dim
+
+    rows = []
+    for problem in PROBLEMS:
+        fitted = [b for b in baseline_records if b["problem"] == problem]
+        if not fitted:
+            continue
+        rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in records
+               if r["config"]["problem"] == problem and r["config"]["model"] == "rad"}
+        best = [max(b["results"].values(), key=lambda result: result["validation"])
+                for b in fitted]
+
+        def mean_test(name):
+            return float(np.mean([b["results"][name]["test"] for b in fitted]))
+
+        def settings(name, key):
+            return ", ".join(str(b["results"][name]["settings"][key]) for b in fitted)
+
+        rows.append([
+            problem,
+            *(tables.mean_std([b["results"][name]["test"] for b in fitted])
+              for name in BASELINES),
+            ", ".join(BASELINE_NAMES[result["name"]] for result in best),
+            tables.mean_std([rad[b["seed"]] - result["test"] for b, result in zip(fitted, best)
+                             if b["seed"] in rad]),
+            " / ".join(f"{bits_per_dim(mean_test(name)):.3f}" for name in BASELINES)
+            if problem == "digits" else "—",
+            ", ".join(f"{b['results']['gaussian_mixture']['settings']['components']} "
+                      f"{b['results']['gaussian_mixture']['settings']['covariance_type']}"
+                      for b in fitted),
+            settings("kde", "bandwidth_factor"),
+        ])
+    if not rows:
+        return []
+    header = ["problem", *(f"{BASELINE_NAMES[name]} test LL" for name in BASELINES),
+              "best on validation (per seed)", "RAD − best on validation",
+              "bits/dim " + " / ".join(BASELINE_NAMES[name] for name in BASELINES),
+              "mixture chosen (per seed)", "KDE bandwidth factor (per seed)"]
+    return [
+        "## Classical baselines on the same splits",
+        "",
+        "`tfp_rad.baselines` (as `tfp-rad train --data` prints them): fitted to each seed's "
+        "training points, settings chosen on its validation points, scored on its test "
+        "points. RAD − best on validation: per seed, RAD's test log-likelihood minus that "
+        "of the baseline with the highest validation log-likelihood; mean ± std. Bits per "
+        "dimension of the mean test log-likelihood.",
+        "",
+        "- Wall time per fit of the three (s): " + ", ".join(
+            f"{b['problem']}/seed{b['seed']} {b['wall_seconds']:.0f}" for b in baseline_records),
+        "",
+        *tables.markdown_table(header, rows),
+        "",
+    ]
