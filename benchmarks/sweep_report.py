@@ -11,6 +11,7 @@ import os
 RAD, REAL_NVP = "rad", "real_nvp"
 BEFORE_NAME = "sweep_before.json"
 ABLATION_NAME = "ablation.json"  # written by `python -m benchmarks.ablation`
+ARITHMETIC_NAME = "arithmetic.json"  # written by `python -m benchmarks.arithmetic`
 FUSED_KEY, UNFUSED_KEY, RNVP_KEY = "rad_fused", "rad_unfused", REAL_NVP  # levers.py's keys
 
 
@@ -209,6 +210,57 @@ def ablation_lines(sweep_json):
     return lines + [""]
 
 
+def arithmetic_lines(sweep_json):
+    """The transcendental counts and floors (`benchmarks/results/arithmetic.json`), if run."""
+    results, path = _read_next_to(sweep_json, ARITHMETIC_NAME)
+    if not results:
+        return []
+    m = results["machine"]
+    rates = results["ns_per_element"]
+    names = {"exponential": "exp", "log": "log", "tanh": "tanh", "divide": "divide"}
+    table, per_element = [], {}
+    for d, by_model in results["dimensions"].items():
+        # Folded (RAD) or transformed (Real NVP) elements per point, over the 6 layers.
+        element_layers = (int(d) - int(d) // 2) * 6
+        for model, f in by_model.items():
+            counts = f["per_point"]
+            per_element[model] = " / ".join(
+                f"{counts[op] / element_layers:.0f}" for op in names)
+            table.append((d, model, " / ".join(f"{counts[op]:.0f}" for op in names),
+                          per_element[model], f"{f['floor_us']:.3f}",
+                          f"{f['measured_us']:.3f}", f"{f['floor_share']:.0%}"))
+    largest = max(results["dimensions"], key=int)
+    shares = {model: f["floor_share"] for model, f in results["dimensions"][largest].items()}
+    return [
+        "What a `log_prob` evaluates, counted in XLA's optimized program "
+        "(`benchmarks/arithmetic.py`): per point, the elements computed by `exp`, `log`, "
+        "`tanh` and divisions, fused or not; their cost at this machine's throughput for "
+        "each (in cache, one thread: " + ", ".join(
+            f"{names[op]} {ns:.2f} ns" for op, ns in rates.items())
+        + "); and the measured `log_prob` time per point on the same thread "
+        f"({results['points']:,} points, XLA). Command `{results['command']}`, commit "
+        f"{m['git_commit']}, date {m['date']}, load average {results['load_average_start']} "
+        f"at start, {results['load_average_end']} at end, other processes "
+        f"{results['other_processes_cores']} cores; raw results `{path}`.",
+        "",
+        *_md_table(("d", "model", "exp / log / tanh / divide per point",
+                    "the same per folded (RAD) or transformed (Real NVP) element and layer",
+                    "floor, µs per point", "measured, µs per point", "floor share"), table),
+        "",
+        f"RAD evaluates {per_element['rad']} (exp / log / tanh / divide) per folded element "
+        f"and layer, Real NVP {per_element['real_nvp']} per transformed element and layer: "
+        "the scaled tanh on each of the conditioner's 10 outputs per element and the fold's "
+        "two soft clips, two softmaxes of three with their logarithms and the scales' "
+        "exponentials, the slope's exponential, the gating's softmax; six of the 11 "
+        "divisions are `fold_math.computed_once`'s (by one). At full throughput "
+        f"they are {shares['rad']:.0%} of RAD's measured `log_prob` at d = {largest} "
+        f"(Real NVP's: {shares['real_nvp']:.0%}), so they bound it from below but are not "
+        "most of it: the rest is the other arithmetic and the compiled program's passes "
+        "over memory, one per kernel.",
+        "",
+    ]
+
+
 def read_before(sweep_json):
     path = os.path.join(os.path.dirname(sweep_json), BEFORE_NAME)
     if os.path.abspath(path) == os.path.abspath(sweep_json):
@@ -263,7 +315,7 @@ def markdown_lines(results, json_path):
     profile = _profile_lines(results)
     if profile:
         lines += ["Where RAD's time goes at the largest dimension:", "", *profile, ""]
-    return lines + ablation_lines(json_path) + FINDINGS
+    return lines + ablation_lines(json_path) + arithmetic_lines(json_path) + FINDINGS
 
 
 FINDINGS = [
@@ -300,10 +352,24 @@ FINDINGS = [
     "- **They cost per layer and per element.** One layer's fold and gating alone costs "
     "about 0.6-0.7 ms per layer plus 35-75 ns per folded element (the least-squares line "
     "above, over this page's runs). The fixed part is the ~66 kernels (fused loops) XLA "
-    "makes of one layer forward and backward. The per-element part is about 25 "
-    "exponentials, logarithms and soft clips and a few hundred other operations per "
-    "element, against one exponential and a few operations in Real NVP's affine "
-    "coupling.",
+    "makes of one layer forward and backward. The per-element part is 32 evaluations "
+    "of `exp`, `log` and `tanh`, 11 divisions and a few hundred other operations per "
+    "folded element and layer (the count above, from the compiled `log_prob`), against "
+    "one `exp` and one `tanh` per element and layer in Real NVP; at full throughput "
+    "these functions are about a third of RAD's `log_prob` time.",
+    "- **Measured and not kept** (scratch A/Bs on RAD's 16-D forward+backward, commit "
+    "30d3555, not committed as commands): computing each group of the fold's parameters "
+    "with one `exp`, `log` or `tanh` (packing them into one kernel by a concatenation, or "
+    "working parameter-major, `[10, N, n]`): 506 kernels down to 291-351, no faster, as "
+    "XLA:CPU runs concatenations on a last axis element by element and a transposition "
+    "costs what the saved launches did; reading the piece masks from the int32 `k` "
+    "instead of five boolean arrays per layer (a boolean operand made a micro-kernel "
+    "2.7× slower, but the step did not move); each boundary probability as its own "
+    "column instead of stacks of three; a hand-written gradient of `ScaledTanh`'s scale "
+    "(a dot product instead of the tree reduction XLA makes of the sum, 54 to 17 µs per "
+    "layer in a micro-benchmark; in the whole step paired ratios of 0.93-1.01×): each "
+    "within the run-to-run noise of the shared machine (±10 %); and one intra-op thread "
+    "for both models (RAD and Real NVP both unchanged, ratio 1.95× against 1.96×).",
     "- **Model-level levers, measured** (accuracy at equal parameter count from `tfp-rad "
     "highdim`, see [Higher dimensions](high-dimensional.md); cost from the ablation above):",
     "    - *No gating network* (`RADFlow(gating_hidden_units=0)`, conditioners widened to "

@@ -1,0 +1,18 @@
+"""`benchmarks.arithmetic`'s count of transcendental evaluations in a compiled program."""
+
+import tensorflow as tf
+
+from benchmarks import arithmetic
+
+
+def test_count_per_point_counts_every_evaluation_fused_or_not():
+    @tf.function(jit_compile=True)
+    def program(x):
+        # Per point: 3 exp and 3 divisions (one per column), 1 log, 2 tanh.
+        ratio = tf.exp(x[:, :3]) / (1.0 + tf.math.log(x[:, 3:4] + 2.0))
+        return tf.reduce_sum(ratio, axis=1) + tf.reduce_sum(tf.tanh(x[:, :2]), axis=1)
+
+    x = tf.random.stateless_uniform([10, 4], seed=[0, 1])
+    hlo = program.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+    assert arithmetic.count_per_point(hlo, 10) == {
+        "exponential": 3.0, "log": 1.0, "tanh": 2.0, "divide": 3.0}
