@@ -36,9 +36,7 @@ once, so the gating's arithmetic is recomputed in each of them unless
 Writes `benchmarks/results/ablation.json`.
 """
 
-import argparse
 import os
-import sys
 from unittest import mock
 
 CALLS = 10
@@ -214,13 +212,10 @@ def layer_costs(repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--dimensions", default="16,64",
-                        help="comma-separated dimensions (default 16,64)")
-    parser.add_argument("--repeats", type=int, default=REPEATS)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    from benchmarks import settings
+
+    args, argv = settings.dimension_study_arguments(
+        "python -m benchmarks.ablation", __doc__.splitlines()[0], (16, 64), REPEATS, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
@@ -231,7 +226,7 @@ def main(argv=None):
                "batch": 500, "log_prob_batch": LOG_PROB_BATCH, "steps_ms": {},
                "log_prob_ms": {}}
     other = machine.OtherLoad().start()
-    for dimension in (int(d) for d in args.dimensions.split(",")):
+    for dimension in args.dimensions:
         models = {**sweep.make_models(dimension), VARIANTS[3]: sweep.make_ungated_model(dimension)}
         results.setdefault("parameters", {})[dimension] = {
             name: [subjects.num_parameters(m), m.hidden_units] for name, m in models.items()}
@@ -263,11 +258,7 @@ def main(argv=None):
     print("one layer's fold and gating, forward+backward at batch 500: "
           + ", ".join(f"n={n} {t:.3f} ms" for n, t in layer.items())
           + f"; {slope * 1e6:.1f} ns per folded element + {intercept:.3f} ms")
-    results["load_average_end"] = machine.load_average()
-    results["other_processes_cores"] = other.stop()
-    output = os.path.join("benchmarks", "results", "ablation.json")
-    report.write_json(results, output)
-    print(f"results: {output}")
+    report.write_results(results, "ablation.json", other)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,10 @@ and the passes over memory of the compiled program's kernels. Writes
 `benchmarks/results/arithmetic.json`.
 """
 
-import argparse
 import collections
 import os
 import re
 import statistics
-import sys
 
 POINTS = 4_000
 TERMS = 32
@@ -112,13 +110,10 @@ def measure(dimension, rate, repeats=REPEATS):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.arithmetic",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--dimensions", default="2,16,64",
-                        help="comma-separated dimensions (default 2,16,64)")
-    parser.add_argument("--repeats", type=int, default=REPEATS)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    from benchmarks import settings
+
+    args, argv = settings.dimension_study_arguments(
+        "python -m benchmarks.arithmetic", __doc__.splitlines()[0], (2, 16, 64), REPEATS, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -134,18 +129,14 @@ def main(argv=None):
     print("ns per element: " + ", ".join(
         f"{opcode} {ns:.2f}" for opcode, ns in results["ns_per_element"].items()), flush=True)
     results["dimensions"] = {}
-    for dimension in (int(d) for d in args.dimensions.split(",")):
+    for dimension in args.dimensions:
         results["dimensions"][dimension] = measure(dimension, rate, args.repeats)
         for name, m in results["dimensions"][dimension].items():
             print(f"d={dimension} {name}: per point " + ", ".join(
                 f"{opcode} {n:.0f}" for opcode, n in m["per_point"].items())
                 + f"; floor {m['floor_us']:.3f} us, measured {m['measured_us']:.3f} us "
                 f"({m['floor_share']:.0%})", flush=True)
-    results["load_average_end"] = machine.load_average()
-    results["other_processes_cores"] = other.stop()
-    output = os.path.join("benchmarks", "results", "arithmetic.json")
-    report.write_json(results, output)
-    print(f"results: {output}")
+    report.write_results(results, "arithmetic.json", other)
 
 
 if __name__ == "__main__":

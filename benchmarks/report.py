@@ -198,6 +198,22 @@ def write_json(results, path):
         f.write("\n")
 
 
+def write_results(results, name, other_load=None):
+    """Ends a study: its end load (and `other_load.stop()`), `benchmarks/results/<name>`.
+
+    Writes `results` there (`write_json`), prints the path and returns it.
+    """
+    from benchmarks import machine
+
+    results["load_average_end"] = machine.load_average()
+    if other_load is not None:
+        results["other_processes_cores"] = other_load.stop()
+    path = os.path.join("benchmarks", "results", name)
+    write_json(results, path)
+    print(f"results: {path}")
+    return path
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)

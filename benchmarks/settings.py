@@ -66,3 +66,24 @@ class Settings:
             return cls(repeats=repeats or 3, warmup=1, fit_steps=50, fit_repeats=2)
         return cls(repeats=repeats or 9, warmup=1, fit_steps=100, fit_repeats=5)
 
+
+
+def dimension_study_arguments(prog, description, dimensions, repeats, argv=None):
+    """Parses a per-dimension study's command line: `(args, argv)`.
+
+    `args.dimensions` is the tuple of ints of `--dimensions` (comma-separated, default
+    `dimensions`), `args.repeats` an int (default `repeats`); `argv` is the list parsed
+    (`sys.argv[1:]` when None), for the results' command line.
+    """
+    import argparse
+    import sys
+
+    default = ",".join(map(str, dimensions))
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--dimensions", default=default,
+                        help=f"comma-separated dimensions (default {default})")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.dimensions = tuple(int(d) for d in args.dimensions.split(","))
+    return args, argv

@@ -129,10 +129,7 @@ def main(argv=None):
         results["models"][name] = {"wall_ms": round(wall_ms, 2), "thunk_ms": ms,
                                    "thunks": counts}
         print(f"{name}: {wall_ms:.1f} ms per call; thunk ms {ms}; thunks {counts}")
-    results["load_average_end"] = machine.load_average()
-    output = os.path.join("benchmarks", "results", f"xla_trace_{args.dimension}.json")
-    report.write_json(results, output)
-    print(f"results: {output}")
+    report.write_results(results, f"xla_trace_{args.dimension}.json")
 
 
 if __name__ == "__main__":
