@@ -356,7 +356,8 @@ FINDINGS = [
     "of `exp`, `log` and `tanh`, 11 divisions and a few hundred other operations per "
     "folded element and layer (the count above, from the compiled `log_prob`), against "
     "one `exp` and one `tanh` per element and layer in Real NVP; at full throughput "
-    "these functions are about a third of RAD's `log_prob` time.",
+    "these functions are a fifth to a third of RAD's `log_prob` time (22-37 % over two "
+    "runs).",
     "- **Measured and not kept** (scratch A/Bs on RAD's 16-D forward+backward, commit "
     "30d3555, not committed as commands): computing each group of the fold's parameters "
     "with one `exp`, `log` or `tanh` (packing them into one kernel by a concatenation, or "
