@@ -9,11 +9,16 @@ For the sweep's models (RAD and Real NVP at equal parameter count) at each dimen
   machine, in cache and on one thread, at full throughput (`TERMS` independent
   evaluations per element of a `VECTOR`-element vector, `rates`);
 - **floor**: `sum over functions of count x rate`, the time per point that these
-  functions alone take, against the measured `log_prob` time per point (median of
-  `REPEATS` calls on `POINTS` points, XLA, the same single thread).
+  functions alone take, against the measured `log_prob` time per point (on `POINTS`
+  points, XLA, the same single thread);
+- **memory traffic**: in the same program, the kernels XLA:CPU runs (fused loops,
+  matrix products, copies: every top-level instruction but parameters, constants,
+  tuples, bitcasts and control flow) and the bytes they read and write (each one's
+  operands and result), per point (`memory_traffic`).
 
 Everything runs on one intra-op thread, so that the counts, the rates and the measured
-times are comparable; the sweep's throughputs use two. The floor is a lower bound: no
+times are comparable; the sweep's throughputs use two. Each time is the fastest of
+`REPEATS` calls, the one the shared machine disturbed least. The floor is a lower bound: no
 implementation of the same model evaluates fewer of these functions. Its share of the
 measured time says how much of `log_prob` they are; the rest is the other arithmetic
 and the passes over memory of the compiled program's kernels. Writes
@@ -23,14 +28,17 @@ and the passes over memory of the compiled program's kernels. Writes
 import collections
 import os
 import re
-import statistics
 
 POINTS = 4_000
-TERMS = 32
+TERMS = 64
 VECTOR = 65_536
 REPEATS = 15
 FUNCTIONS = ("exponential", "log", "tanh", "divide")  # HLO opcodes
 _INSTRUCTION = re.compile(r"\s+(?:ROOT )?%?[\w.\-]+ = f(?:32|64)\[([\d,]*)\]\S* ([\w\-]+)\(")
+_TOP_LEVEL = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\([^=]*?\)|\S+) ([\w\-]+)\((.*)")
+_ARRAY = re.compile(r"(pred|[fsu](?:8|16|32|64))\[([\d,]*)\]")
+_NOT_KERNELS = ("parameter", "constant", "tuple", "get-tuple-element", "bitcast", "while",
+                "call", "conditional")
 
 
 def count_per_point(hlo_text, points):
@@ -50,11 +58,55 @@ def count_per_point(hlo_text, points):
     return {opcode: counts[opcode] / points for opcode in FUNCTIONS}
 
 
+def _bytes(shape_text):
+    """The bytes of the arrays in an HLO shape (`f32[4000,8]{1,0}`, or a tuple of them)."""
+    total = 0
+    for element_type, dims in _ARRAY.findall(shape_text):
+        elements = 1
+        for size in filter(None, dims.split(",")):
+            elements *= int(size)
+        total += elements * (1 if element_type == "pred" else int(element_type[1:]) // 8)
+    return total
+
+
+def memory_traffic(hlo_text, points):
+    """`(kernels, bytes per point)` of the program's top-level instructions.
+
+    Top level: the entry computation, and the bodies of its loops and calls (each counted
+    once, so a program with loops must be given one iteration's worth of points). Bytes:
+    each kernel's result and operands, as XLA:CPU reads and writes them.
+    """
+    computations = {}
+    for text in re.split(r"\n(?=\S)", hlo_text):
+        match = re.match(r"(ENTRY )?%?([\w.\-]+) ", text)
+        if match:
+            computations[match.group(2)] = (bool(match.group(1)), text)
+    run = {name for name, (entry, _) in computations.items() if entry}
+    for _, text in computations.values():
+        run |= set(re.findall(r"body=%([\w.\-]+)", text))
+        run |= set(re.findall(r"\bcall\(.*?to_apply=%([\w.\-]+)", text))
+    kernels, moved = 0, 0
+    for name in run:
+        sizes = {}
+        for line in computations[name][1].splitlines()[1:]:
+            match = _TOP_LEVEL.match(line)
+            if not match:
+                continue
+            result, shape, opcode, rest = match.groups()
+            sizes[result] = _bytes(shape)
+            if opcode in _NOT_KERNELS:
+                continue
+            kernels += 1
+            operands = re.findall(r"%([\w.\-]+)", rest.split("), ")[0])
+            moved += sizes[result] + sum(sizes.get(operand, 0) for operand in operands)
+    return kernels, moved / points
+
+
 def _seconds(fn, x, repeats):
     from benchmarks import timing
 
     timing.block(fn(x))
-    return statistics.median(timing.time_call(lambda: fn(x)) for _ in range(repeats))
+    return min(timing.time_call(lambda: fn(x)) for _ in range(repeats))
 
 
 def rates(repeats=REPEATS):
@@ -100,12 +152,14 @@ def measure(dimension, rate, repeats=REPEATS):
     out = {}
     for name, model in sweep.make_models(dimension).items():
         log_prob = _compiled_log_prob(model)
-        counts = count_per_point(
-            log_prob.experimental_get_compiler_ir(x)(stage="optimized_hlo"), POINTS)
+        hlo = log_prob.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+        counts = count_per_point(hlo, POINTS)
+        kernels, bytes_per_point = memory_traffic(hlo, POINTS)
         measured = _seconds(log_prob, x, repeats) / POINTS
         floor = sum(counts[opcode] * rate[opcode] for opcode in FUNCTIONS)
         out[name] = {"per_point": counts, "floor_us": floor * 1e6,
-                     "measured_us": measured * 1e6, "floor_share": floor / measured}
+                     "measured_us": measured * 1e6, "floor_share": floor / measured,
+                     "kernels": kernels, "bytes_per_point": bytes_per_point}
     return out
 
 
@@ -135,7 +189,8 @@ def main(argv=None):
             print(f"d={dimension} {name}: per point " + ", ".join(
                 f"{opcode} {n:.0f}" for opcode, n in m["per_point"].items())
                 + f"; floor {m['floor_us']:.3f} us, measured {m['measured_us']:.3f} us "
-                f"({m['floor_share']:.0%})", flush=True)
+                f"({m['floor_share']:.0%}); {m['kernels']} kernels moving "
+                f"{m['bytes_per_point']:,.0f} bytes per point", flush=True)
     report.write_results(results, "arithmetic.json", other)
 
 

@@ -228,9 +228,13 @@ def arithmetic_lines(sweep_json):
                 f"{counts[op] / element_layers:.0f}" for op in names)
             table.append((d, model, " / ".join(f"{counts[op]:.0f}" for op in names),
                           per_element[model], f"{f['floor_us']:.3f}",
-                          f"{f['measured_us']:.3f}", f"{f['floor_share']:.0%}"))
+                          f"{f['measured_us']:.3f}", f"{f['floor_share']:.0%}",
+                          str(f["kernels"]), f"{f['bytes_per_point'] / 1e3:.1f}"))
     largest = max(results["dimensions"], key=int)
     shares = {model: f["floor_share"] for model, f in results["dimensions"][largest].items()}
+    traffic = ", ".join(
+        f"{by_model['rad']['bytes_per_point'] / by_model['real_nvp']['bytes_per_point']:.1f}× "
+        f"at d = {d}" for d, by_model in results["dimensions"].items())
     return [
         "What a `log_prob` evaluates, counted in XLA's optimized program "
         "(`benchmarks/arithmetic.py`): per point, the elements computed by `exp`, `log`, "
@@ -245,7 +249,9 @@ def arithmetic_lines(sweep_json):
         "",
         *_md_table(("d", "model", "exp / log / tanh / divide per point",
                     "the same per folded (RAD) or transformed (Real NVP) element and layer",
-                    "floor, µs per point", "measured, µs per point", "floor share"), table),
+                    "floor, µs per point", "measured, µs per point", "floor share",
+                    f"kernels per {results['points']:,} points",
+                    "kB read and written per point"), table),
         "",
         f"RAD evaluates {per_element['rad']} (exp / log / tanh / divide) per folded element "
         f"and layer, Real NVP {per_element['real_nvp']} per transformed element and layer: "
@@ -255,8 +261,10 @@ def arithmetic_lines(sweep_json):
         "divisions are `fold_math.computed_once`'s (by one). At full throughput "
         f"they are {shares['rad']:.0%} of RAD's measured `log_prob` at d = {largest} "
         f"(Real NVP's: {shares['real_nvp']:.0%}), so they bound it from below but are not "
-        "most of it: the rest is the other arithmetic and the compiled program's passes "
-        "over memory, one per kernel.",
+        "most of it. The rest is the other arithmetic and the passes over memory: RAD's "
+        f"kernels read and write {traffic} Real NVP's bytes per point, each of its kernels "
+        "a pass over `[points, folded elements]` arrays that a single fused kernel per "
+        "layer would keep in registers.",
         "",
     ]
 
@@ -356,8 +364,9 @@ FINDINGS = [
     "of `exp`, `log` and `tanh`, 11 divisions and a few hundred other operations per "
     "folded element and layer (the count above, from the compiled `log_prob`), against "
     "one `exp` and one `tanh` per element and layer in Real NVP; at full throughput "
-    "these functions are a fifth to a third of RAD's `log_prob` time (22-37 % over two "
-    "runs).",
+    "these functions are a fifth to a half of RAD's `log_prob` time (22-51 % over five "
+    "runs of `benchmarks.arithmetic`); the passes over memory of its kernels are most of "
+    "the rest.",
     "- **Measured and not kept** (scratch A/Bs on RAD's 16-D forward+backward, commit "
     "30d3555, not committed as commands): computing each group of the fold's parameters "
     "with one `exp`, `log` or `tanh` (packing them into one kernel by a concatenation, or "

@@ -16,3 +16,14 @@ def test_count_per_point_counts_every_evaluation_fused_or_not():
     hlo = program.experimental_get_compiler_ir(x)(stage="optimized_hlo")
     assert arithmetic.count_per_point(hlo, 10) == {
         "exponential": 3.0, "log": 1.0, "tanh": 2.0, "divide": 3.0}
+
+
+def test_memory_traffic_counts_each_kernel_and_the_bytes_it_reads_and_writes():
+    @tf.function(jit_compile=True)
+    def program(x):
+        return tf.exp(x) * 2.0  # one fused loop: reads x, writes the result
+
+    x = tf.random.stateless_uniform([10, 4], seed=[0, 1])
+    hlo = program.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+    # 4 float32 in, 4 out per point.
+    assert arithmetic.memory_traffic(hlo, 10) == (1, 32.0)
