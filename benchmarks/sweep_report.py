@@ -364,7 +364,7 @@ FINDINGS = [
     "of `exp`, `log` and `tanh`, 11 divisions and a few hundred other operations per "
     "folded element and layer (the count above, from the compiled `log_prob`), against "
     "one `exp` and one `tanh` per element and layer in Real NVP; at full throughput "
-    "these functions are a fifth to a half of RAD's `log_prob` time (22-51 % over five "
+    "these functions are a fifth to a half of RAD's `log_prob` time (22-51 % over six "
     "runs of `benchmarks.arithmetic`); the passes over memory of its kernels are most of "
     "the rest.",
     "- **Measured and not kept** (scratch A/Bs on RAD's 16-D forward+backward, commit "
