@@ -67,7 +67,6 @@ class Settings:
         return cls(repeats=repeats or 9, warmup=1, fit_steps=100, fit_repeats=5)
 
 
-
 def dimension_study_arguments(prog, description, dimensions, repeats, argv=None):
     """Parses a per-dimension study's command line: `(args, argv)`.
 

@@ -210,8 +210,11 @@ def ablation_lines(sweep_json):
     return lines + [""]
 
 
-def arithmetic_lines(sweep_json):
-    """The transcendental counts and floors (`benchmarks/results/arithmetic.json`), if run."""
+def arithmetic_lines(sweep_json, num_layers):
+    """The transcendental counts and floors (`benchmarks/results/arithmetic.json`), if run.
+
+    `num_layers`: the sweep models' depth, which `benchmarks.arithmetic` measures too.
+    """
     results, path = _read_next_to(sweep_json, ARITHMETIC_NAME)
     if not results:
         return []
@@ -220,8 +223,8 @@ def arithmetic_lines(sweep_json):
     names = {"exponential": "exp", "log": "log", "tanh": "tanh", "divide": "divide"}
     table, per_element = [], {}
     for d, by_model in results["dimensions"].items():
-        # Folded (RAD) or transformed (Real NVP) elements per point, over the 6 layers.
-        element_layers = (int(d) - int(d) // 2) * 6
+        # Folded (RAD) or transformed (Real NVP) elements per point, over the layers.
+        element_layers = (int(d) - int(d) // 2) * num_layers
         for model, f in by_model.items():
             counts = f["per_point"]
             per_element[model] = " / ".join(
@@ -323,7 +326,7 @@ def markdown_lines(results, json_path):
     profile = _profile_lines(results)
     if profile:
         lines += ["Where RAD's time goes at the largest dimension:", "", *profile, ""]
-    return lines + ablation_lines(json_path) + arithmetic_lines(json_path) + FINDINGS
+    return lines + ablation_lines(json_path) + arithmetic_lines(json_path, s["num_layers"]) + FINDINGS
 
 
 FINDINGS = [

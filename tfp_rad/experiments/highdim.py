@@ -323,8 +323,10 @@ def _baselines_lines(records, baseline_records):
         def mean_test(name):
             return float(np.mean([b["results"][name]["test"] for b in fitted]))
 
-        def settings(name, key):
-            return ", ".join(str(b["results"][name]["settings"][key]) for b in fitted)
+        def chosen(name, *keys):
+            """Per seed, the settings `keys` that validation chose for baseline `name`."""
+            return ", ".join(" ".join(str(b["results"][name]["settings"][key]) for key in keys)
+                             for b in fitted)
 
         rows.append([
             problem,
@@ -335,10 +337,8 @@ def _baselines_lines(records, baseline_records):
                              if b["seed"] in rad]),
             " / ".join(f"{bits_per_dim(mean_test(name)):.3f}" for name in BASELINES)
             if problem == "digits" else "—",
-            ", ".join(f"{b['results']['gaussian_mixture']['settings']['components']} "
-                      f"{b['results']['gaussian_mixture']['settings']['covariance_type']}"
-                      for b in fitted),
-            settings("kde", "bandwidth_factor"),
+            chosen("gaussian_mixture", "components", "covariance_type"),
+            chosen("kde", "bandwidth_factor"),
         ])
     if not rows:
         return []
