@@ -77,12 +77,13 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     output = str(tmp_path / "highdim")
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
     runs = sorted(os.listdir(os.path.join(output, "runs")))
-    assert runs == ["mixture16-rad-seed0.json", "mixture16-rad_nogating-seed0.json",
-                    "mixture16-real_nvp-seed0.json"]
+    assert runs == sorted(f"mixture16-{m}-seed0.json" for m in study.MODELS)
     with open(os.path.join(output, "runs", runs[0])) as f:
         record = json.load(f)
     assert record["steps_run"] <= 50 and record["event_size"] == 16
     assert np.isfinite(record["test_log_likelihood"])
+    assert (record["test_log_likelihood_lowest"] < record["test_log_likelihood"]
+            and record["test_log_likelihood_lowest"] < record["test_log_likelihood_median"])
     assert record["test_log_likelihood"] < record["oracle_test_log_likelihood"] + 0.5
     with open(study.baselines_path(output, "mixture16", 0)) as f:
         baselines = json.load(f)["results"]
@@ -93,6 +94,9 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
     table = open(os.path.join(output, "table.md")).read()
     assert "| mixture16 |" in table and "(n=1)" in table
     assert "## Classical baselines on the same splits" in table
+    assert "## Real NVP given RAD's cost" in table and "| 12 × 87 | 26336 |" in table
+    assert "## The test points' spread" in table
+    assert f"| {record['test_log_likelihood_lowest']:.1f} |" in table
     assert f"{baselines['gaussian_mixture']['test']:.3f} (n=1)" in table
     # A second invocation trains and fits nothing; one of other settings is refused.
     monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("retrained a run"))
@@ -106,8 +110,12 @@ def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
 def test_highdim_models_have_parameter_counts_within_three_percent(problem, event_size):
     from tfp_rad.experiments import highdim as study
 
-    counts = [study.make_model(problem, m, event_size).count_params() for m in study.MODELS]
-    assert max(counts) <= 1.03 * min(counts), counts
+    counts = {m: study.make_model(problem, m, event_size).count_params() for m in study.MODELS}
+    equal = [counts[m] for m in study.EQUAL_COUNT_MODELS]
+    assert max(equal) <= 1.03 * min(equal), counts
+    # Real NVP given RAD's cost: 4 and 2 times RAD's count, within 3 %.
+    assert counts["real_nvp_wide"] == pytest.approx(4 * counts["rad"], rel=0.03), counts
+    assert counts["real_nvp_deep"] == pytest.approx(2 * counts["rad"], rel=0.03), counts
 
 
 def test_highdim_table_refuses_a_stray_baselines_file(tmp_path):

@@ -462,15 +462,19 @@ def remove_checkpoint(checkpoint_dir):
         os.rmdir(checkpoint_dir)
 
 
-def mean_log_likelihood(model, x, batch_size=10_000, context=None):
-    """Mean `log p(x)` (or `log p(x | c)` given `context`) in nats per point (minus the
-    model's `evaluate` loss)."""
+def log_likelihoods(model, x, batch_size=10_000, context=None):
+    """`log p(x_i)` (or `log p(x_i | c_i)` given `context`) per point, float64, in batches."""
     x = validation.points_array(x, model.event_size, model.compute_dtype, "Evaluation data")
     context = _contexts(model, context, len(x), "Evaluation data")
-    log_probs = [
+    return np.concatenate([
         np.asarray(model.log_prob(
             x[i : i + batch_size], None if context is None else context[i : i + batch_size]),
             np.float64)
         for i in range(0, len(x), batch_size)
-    ]
-    return float(np.mean(np.concatenate(log_probs)))
+    ])
+
+
+def mean_log_likelihood(model, x, batch_size=10_000, context=None):
+    """Mean `log p(x)` (or `log p(x | c)` given `context`) in nats per point (minus the
+    model's `evaluate` loss)."""
+    return float(np.mean(log_likelihoods(model, x, batch_size, context)))

@@ -10,7 +10,8 @@ def add_parser(subparsers):
     """Adds `highdim` to the `tfp-rad` parser's `subparsers`."""
     parser = subparsers.add_parser(
         "highdim",
-        help="RAD vs Real NVP at equal parameter count on a 16-D mixture and 64-D digits",
+        help="RAD vs Real NVP at equal parameter count and at RAD's cost on a 16-D "
+             "mixture and 64-D digits",
         description=highdim.__doc__.split("\n\n")[0],
     )
     parser.add_argument(

@@ -1,20 +1,22 @@
-"""RAD against Real NVP at equal parameter count in 16 and 64 dimensions (`tfp-rad highdim`).
+"""RAD against Real NVP at equal parameter count and at RAD's cost, 16 and 64 dimensions.
 
-On each problem of `tfp_rad.high_dimensional`, for each seed, a `RADFlow` (`rad`), a
-`RADFlow(gating_hidden_units=0)` (`rad_nogating`: no gating network, `s(z) = 0`, its
-conditioners wider for the same count) and a `RealNVPFlow` (6 coupling layers alternating
-halves, `standardize=True`, adapted on the training points) whose parameter counts agree
-within 3 % are trained with
+`tfp-rad highdim`. On each problem of `tfp_rad.high_dimensional`, for each seed, a
+`RADFlow` (`rad`), a `RADFlow(gating_hidden_units=0)` (`rad_nogating`: no gating network,
+`s(z) = 0`, its conditioners wider for the same count) and a `RealNVPFlow` (`real_nvp`: 6
+coupling layers alternating halves) whose parameter counts agree within 3 %, and two
+larger Real NVPs that cost at least what RAD's step costs: `real_nvp_wide` (6 layers,
+about 4 times RAD's parameters) and `real_nvp_deep` (12 layers of `real_nvp`'s width,
+about twice). All are `standardize=True`, adapted on the training points, trained with
 `training.fit_steps`: Adam with cosine decay, early stopping on a validation split (the
 weights of the best validation epoch are kept), then scored on held-out test points.
 The classical baselines of `tfp_rad.baselines` (a full-covariance Gaussian, a Gaussian
 mixture and a kernel density, their settings chosen on the validation points) are fitted
 to the same training points of each (problem, seed) and scored on the same test points.
 
-| problem     | d  | train / validation / test   | RAD units | no-gating units | Real NVP units | batch | lr    | steps (max) | epoch | patience |
-|-------------|----|-----------------------------|-----------|-----------------|----------------|-------|-------|-------------|-------|----------|
-| `mixture16` | 16 | 9,000 / 1,000 / 10,000      | 16        | 24              | 87             | 500   | 5e-3  | 10,000      | 250   | 4        |
-| `digits`    | 64 | 1,350 / 150 / 297           | 8         | 12              | 47             | 100   | 1e-3  | 3,000       | 50    | 6        |
+| problem     | d  | train / validation / test | RAD units | no-gating units | Real NVP units (wide, deep) | batch | lr   | steps (max) | epoch | patience |
+|-------------|----|---------------------------|-----------|-----------------|-----------------------------|-------|------|-------------|-------|----------|
+| `mixture16` | 16 | 9,000 / 1,000 / 10,000    | 16        | 24              | 87 (350, 87)                | 500   | 5e-3 | 10,000      | 250   | 4        |
+| `digits`    | 64 | 1,350 / 150 / 297         | 8         | 12              | 47 (188, 47)                | 100   | 1e-3 | 3,000       | 50    | 6        |
 
 Seed `k` draws the mixture's training points with data seed `2k + 1` and its test points
 with `2k + 2`; the digits' split and dequantization noise come from `digits(seed=k)`. The
@@ -37,21 +39,26 @@ import numpy as np
 from tfp_rad.experiments import protocol, run_store, tables
 
 PROBLEMS = ("mixture16", "digits")
-MODELS = ("rad", "rad_nogating", "real_nvp")
+EQUAL_COUNT_MODELS = ("rad", "rad_nogating", "real_nvp")
+LARGER_MODELS = ("real_nvp_wide", "real_nvp_deep")  # Real NVP given RAD's cost
+MODELS = EQUAL_COUNT_MODELS + LARGER_MODELS
 RAD_MODELS = ("rad", "rad_nogating")
-MODEL_NAMES = {"rad": "RAD", "rad_nogating": "RAD no gating", "real_nvp": "Real NVP"}
+MODEL_NAMES = {"rad": "RAD", "rad_nogating": "RAD no gating", "real_nvp": "Real NVP",
+               "real_nvp_wide": "Real NVP wide", "real_nvp_deep": "Real NVP deep"}
 BASELINES = ("gaussian", "gaussian_mixture", "kde")  # the names of `tfp_rad.baselines`
 BASELINE_NAMES = {"gaussian": "Gaussian", "gaussian_mixture": "Gaussian mixture",
                   "kde": "KDE"}
-HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87},
-                "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47}}
+HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87,
+                              "real_nvp_wide": 350, "real_nvp_deep": 87},
+                "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47,
+                           "real_nvp_wide": 188, "real_nvp_deep": 47}}
 SETTINGS = {
     "mixture16": {"batch_size": 500, "learning_rate": 5e-3, "steps": 10_000,
                   "steps_per_epoch": 250, "patience": 4},
     "digits": {"batch_size": 100, "learning_rate": 1e-3, "steps": 3_000,
                "steps_per_epoch": 50, "patience": 6},
 }
-NUM_LAYERS = 6
+NUM_LAYERS = {"real_nvp_deep": 12}  # the others: 6
 VALIDATION_FRACTION = 0.1
 DEFAULT_OUTPUT = os.path.join("results", "beyond", "highdim")
 
@@ -72,13 +79,19 @@ def problem_data(problem, seed):
 
 
 def make_model(problem, model, event_size):
-    """The `standardize=True` flow of `model` with the problem's width (`HIDDEN_UNITS`)."""
+    """The `standardize=True` flow of `model`, its width `HIDDEN_UNITS`, depth `num_layers`."""
     from tfp_rad.models import RADFlow, RealNVPFlow
 
     kind = {"rad": RADFlow, "rad_nogating": functools.partial(RADFlow, gating_hidden_units=0),
-            "real_nvp": RealNVPFlow}[model]
-    return kind(event_size, num_layers=NUM_LAYERS, hidden_units=HIDDEN_UNITS[problem][model],
-                standardize=True)
+            "real_nvp": RealNVPFlow, "real_nvp_wide": RealNVPFlow,
+            "real_nvp_deep": RealNVPFlow}[model]
+    return kind(event_size, num_layers=num_layers(model),
+                hidden_units=HIDDEN_UNITS[problem][model], standardize=True)
+
+
+def num_layers(model):
+    """The number of coupling layers of `model`: 6, 12 for `real_nvp_deep`."""
+    return NUM_LAYERS.get(model, 6)
 
 
 def train_one(problem, model_name, seed, steps=None, verbose=0):
@@ -105,16 +118,19 @@ def train_one(problem, model_name, seed, steps=None, verbose=0):
         validation_data=validation, early_stopping_patience=settings["patience"],
     )
     seconds = time.perf_counter() - start
+    test_points = training.log_likelihoods(model, test)
     record = {
         "config": {"problem": problem, "model": model_name, "seed": seed,
                    "hidden_units": HIDDEN_UNITS[problem][model_name],
-                   "num_layers": NUM_LAYERS, **settings},
+                   "num_layers": num_layers(model_name), **settings},
         "event_size": event_size,
         "parameters": model.count_params(),
         "steps_run": int(model.optimizer.iterations.numpy()),
         "train_log_likelihood": training.mean_log_likelihood(model, train),
         "validation_log_likelihood": training.mean_log_likelihood(model, validation),
-        "test_log_likelihood": training.mean_log_likelihood(model, test),
+        "test_log_likelihood": float(np.mean(test_points)),
+        "test_log_likelihood_median": float(np.median(test_points)),
+        "test_log_likelihood_lowest": float(np.min(test_points)),
         "wall_seconds": seconds,
         "versions": versions(),
     }
@@ -208,7 +224,8 @@ def _load(output):
     """The finished runs' records in `output` (`run_store.load_runs`)."""
     return list(run_store.load_runs(
         output, PROBLEMS, MODELS, "tfp-rad highdim",
-        required=("parameters", "steps_run", "test_log_likelihood", "wall_seconds", "versions"),
+        required=("parameters", "steps_run", "test_log_likelihood", "test_log_likelihood_median",
+                  "test_log_likelihood_lowest", "wall_seconds", "versions"),
     ).values())
 
 
@@ -221,12 +238,12 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         by_model = {
             m: [r for r in records if r["config"]["problem"] == problem
                 and r["config"]["model"] == m]
-            for m in MODELS
+            for m in EQUAL_COUNT_MODELS
         }
         if not any(by_model.values()):
             continue
 
-        def column(key, models=MODELS):
+        def column(key, models=EQUAL_COUNT_MODELS):
             return [tables.mean_std([r[key] for r in by_model[m] if key in r]) for m in models]
 
         rows.append([
@@ -236,10 +253,11 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
             *column("oracle_test_log_likelihood", ["rad"]),
             *column("test_bits_per_dim"),
             " / ".join(", ".join(sorted({str(r["parameters"]) for r in by_model[m]}))
-                       for m in MODELS),
-            " / ".join(", ".join(str(r["steps_run"]) for r in by_model[m]) for m in MODELS),
+                       for m in EQUAL_COUNT_MODELS),
+            " / ".join(", ".join(str(r["steps_run"]) for r in by_model[m])
+                       for m in EQUAL_COUNT_MODELS),
         ])
-    names = [MODEL_NAMES[m] for m in MODELS]
+    names = [MODEL_NAMES[m] for m in EQUAL_COUNT_MODELS]
     header = ["problem", *(f"{n} test LL" for n in names),
               *(f"{MODEL_NAMES[m]} − Real NVP" for m in RAD_MODELS), "oracle test LL",
               *(f"{n} bits/dim" for n in names), "parameters " + " / ".join(names),
@@ -262,6 +280,8 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         "",
         *tables.markdown_table(header, rows),
         "",
+        *_cost_lines(records),
+        *_spread_lines(records),
         *_baselines_lines(records, baseline_records),
     ]
     path = os.path.join(output, tables.TABLE_FILE)
@@ -269,11 +289,92 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     return path
 
 
-def _paired_differences(by_model, model):
-    """Per seed, `model`'s test log-likelihood minus Real NVP's on the same test points."""
-    rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[model]}
-    real_nvp = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model["real_nvp"]}
-    return [rad[s] - real_nvp[s] for s in sorted(set(rad) & set(real_nvp))]
+def _paired_differences(by_model, model, reference="real_nvp"):
+    """Per seed, `model`'s test log-likelihood minus `reference`'s on the same test points."""
+    tested = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[model]}
+    other = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[reference]}
+    return [tested[s] - other[s] for s in sorted(set(tested) & set(other))]
+
+
+def _cost_lines(records):
+    """The markdown lines of the section on Real NVP given RAD's cost (none without runs).
+
+    Per problem and model: parameters, test log-likelihood, RAD's minus the model's (per
+    seed), and what a run cost: wall seconds per run and per step run (training with its
+    validation passes, trace and compile included).
+    """
+    compared = ("rad", "real_nvp", *LARGER_MODELS)
+    rows = []
+    for problem in PROBLEMS:
+        by_model = {m: [r for r in records if r["config"]["problem"] == problem
+                        and r["config"]["model"] == m] for m in compared}
+        if not any(by_model[m] for m in LARGER_MODELS):
+            continue
+        for m in compared:
+            runs = by_model[m]
+            if not runs:
+                continue
+            rows.append([
+                problem, MODEL_NAMES[m],
+                f"{runs[0]['config']['num_layers']} × {runs[0]['config']['hidden_units']}",
+                ", ".join(sorted({str(r["parameters"]) for r in runs})),
+                tables.mean_std([r["test_log_likelihood"] for r in runs]),
+                "—" if m == "rad" else tables.mean_std(_paired_differences(by_model, "rad", m)),
+                f"{np.mean([r['wall_seconds'] for r in runs]):.0f}",
+                f"{1e3 * np.mean([r['wall_seconds'] / r['steps_run'] for r in runs]):.1f}",
+                ", ".join(str(r["steps_run"]) for r in runs),
+            ])
+    if not rows:
+        return []
+    header = ["problem", "model", "layers × units", "parameters", "test LL",
+              "RAD − model", "wall s per run (mean)", "wall ms per step run (mean)",
+              "steps run (per seed)"]
+    return [
+        "## Real NVP given RAD's cost",
+        "",
+        "RAD's training step costs about twice Real NVP's at equal parameter count. Real NVP "
+        "wide has 4 times RAD's parameters (6 layers), Real NVP deep twice (12 layers of "
+        "Real NVP's width), trained and scored as the others. RAD − model: mean ± std of the "
+        "per-seed differences of test log-likelihood. Wall times are the runs' own (trace, "
+        "compile and validation passes included, on a shared machine).",
+        "",
+        *tables.markdown_table(header, rows),
+        "",
+    ]
+
+
+def _spread_lines(records):
+    """The markdown lines of the section on the test points' spread (none without runs).
+
+    Per problem and model: the mean and the median over the test points of `log p(x)`
+    (each mean ± std over seeds) and, per seed, the lowest test point's `log p(x)`.
+    """
+    rows = []
+    for problem in PROBLEMS:
+        for m in MODELS:
+            runs = [r for r in records
+                    if r["config"]["problem"] == problem and r["config"]["model"] == m]
+            if runs:
+                rows.append([
+                    problem, MODEL_NAMES[m],
+                    tables.mean_std([r["test_log_likelihood"] for r in runs]),
+                    tables.mean_std([r["test_log_likelihood_median"] for r in runs]),
+                    ", ".join(f"{r['test_log_likelihood_lowest']:.1f}" for r in runs),
+                ])
+    if not rows:
+        return []
+    header = ["problem", "model", "test LL (mean over points)", "median over points",
+              "lowest point (per seed)"]
+    return [
+        "## The test points' spread",
+        "",
+        "The mean log-likelihood over the test points (the tables above) against their "
+        "median, and the lowest test point's `log p(x)`: one point far below the others "
+        "moves a mean of 297 digits by its deficit / 297.",
+        "",
+        *tables.markdown_table(header, rows),
+        "",
+    ]
 
 
 def _load_baselines(output):
