@@ -6,7 +6,9 @@ takes several minutes on a 2-core CPU. See `benchmarks/__init__.py` for the modu
 """
 
 import argparse
+import glob
 import os
+import re
 import shlex
 import sys
 
@@ -19,6 +21,7 @@ SWEEP_JSON = os.path.join("benchmarks", "results", "sweep.json")
 LEVERS_JSON = os.path.join("benchmarks", "results", "levers.json")
 STRATEGY_JSON = os.path.join("benchmarks", "results", "strategy.json")
 QUICK_SWEEP_JSON = os.path.join("benchmarks", "results", "sweep_quick.json")
+DEPTH_SWEEP_JSON = os.path.join("benchmarks", "results", "sweep_rad{layers}.json")
 
 
 def parse_args(argv):
@@ -63,6 +66,11 @@ def parse_args(argv):
                         help="run only the cost of a context (conditional RADFlow against "
                         "the unconditional one and conditional Real NVP: fit step and "
                         "log_prob); writes benchmarks/results/conditional.json")
+    parser.add_argument("--rad-layers", type=int, default=None,
+                        help="with --sweep: RAD's number of layers (default 6), its width "
+                        "matched to the 6-layer RAD's parameter count, against the same Real "
+                        "NVP; writes " + DEPTH_SWEEP_JSON.format(layers="<L>") + " and adds "
+                        "its section to the docs page")
     parser.add_argument("--dimensions", default=None,
                         help="with --sweep or --levers: comma-separated dimensions "
                         "(default 2,16,64)")
@@ -72,11 +80,19 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.rad_layers is not None and (args.rad_layers < 1 or not args.sweep):
+        parser.error("--rad-layers takes a positive number of layers, with --sweep")
     return args
 
 
 def _existing(path):
     return path if os.path.exists(path) else None
+
+
+def _depth_sweeps():
+    """The saved sweeps of RAD at other depths, by number of layers."""
+    paths = glob.glob(DEPTH_SWEEP_JSON.format(layers="*"))
+    return sorted(paths, key=lambda p: int(re.search(r"(\d+)\.json$", p).group(1)))
 
 
 def run_sweep(args, argv):
@@ -102,8 +118,11 @@ def run_sweep(args, argv):
         results.update(levers.run(config, dimensions, log=log))
         output = args.output or LEVERS_JSON
     else:
-        results.update(sweep.run(config, dimensions, log=log))
-        output = args.output or (QUICK_SWEEP_JSON if args.quick else SWEEP_JSON)
+        rad_layers = args.rad_layers or sweep.NUM_LAYERS
+        results.update(sweep.run(config, dimensions, log=log, rad_layers=rad_layers))
+        output = args.output or (
+            QUICK_SWEEP_JSON if args.quick else SWEEP_JSON if rad_layers == sweep.NUM_LAYERS
+            else DEPTH_SWEEP_JSON.format(layers=rad_layers))
     report.write_json(results, output)
     print()
     if not args.strategy:
@@ -113,9 +132,11 @@ def run_sweep(args, argv):
     if docs.lower() != "none" and not args.quick:
         report.write_markdown(
             report.read_json(DEFAULT_JSON), docs, DEFAULT_JSON,
-            sweep_json=output if args.sweep else _existing(SWEEP_JSON),
+            sweep_json=(output if args.sweep and not args.rad_layers
+                        else _existing(SWEEP_JSON)),
             levers_json=output if args.levers else _existing(LEVERS_JSON),
-            strategy_json=output if args.strategy else _existing(STRATEGY_JSON))
+            strategy_json=output if args.strategy else _existing(STRATEGY_JSON),
+            depth_sweep_jsons=_depth_sweeps())
         print(f"docs: {docs}")
 
 
@@ -159,7 +180,8 @@ def main(argv=None):
     if docs.lower() != "none":
         report.write_markdown(results, docs, output, sweep_json=_existing(SWEEP_JSON),
                               levers_json=_existing(LEVERS_JSON),
-                              strategy_json=_existing(STRATEGY_JSON))
+                              strategy_json=_existing(STRATEGY_JSON),
+                              depth_sweep_jsons=_depth_sweeps())
         print(f"docs: {docs}")
 
 

@@ -17,6 +17,8 @@ interleaved (medians of `REPEATS` samples of `CALLS` calls):
 - **RAD, shared values recomputed**: RAD with `fold_math.computed_once` replaced by the
   identity, as before it existed: XLA then recomputes `u`, `v` and the gating's sine,
   logits and `G_v` in every kernel that reads them (the in-process A/B of that lever);
+- **RAD, 4 layers**: a density too, RAD's parameter count in 4 wider layers instead of 6
+  (`sweep.make_models(rad_layers=4)`): the fold's and gating's arithmetic is per layer;
 - **Real NVP** at the same parameter count.
 
 The stand-ins are not densities: they show what the fold's and the gating's element-wise
@@ -44,7 +46,8 @@ LOG_PROB_BATCH = 20_000
 REPEATS = 15
 LAYER_WIDTHS = (8, 32, 128)
 VARIANTS = ("RAD", "RAD, gating arithmetic removed", "RAD, fold and gating arithmetic removed",
-            "RAD, no gating network", "RAD, shared values recomputed", "Real NVP")
+            "RAD, no gating network", "RAD, shared values recomputed", "RAD, 4 layers",
+            "Real NVP")
 
 
 def _stand_in_fold(x, raw, min_probability, log_scale_bound):
@@ -116,7 +119,9 @@ def ablation(dimension, program, batch, repeats, number):
     fns[VARIANTS[3]] = _traced(program(sweep.make_ungated_model(dimension), x))
     fns[VARIANTS[4]] = _traced(program(sweep.make_models(dimension)[timing.RAD], x),
                                once=lambda t: t)
-    fns[VARIANTS[5]] = _traced(program(models[timing.REAL_NVP], x))
+    fns[VARIANTS[5]] = _traced(program(sweep.make_models(dimension, rad_layers=4)[timing.RAD],
+                                       x))
+    fns[VARIANTS[6]] = _traced(program(models[timing.REAL_NVP], x))
     samples = timing.interleaved(fns, repeats, number=number)
     return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
 
@@ -227,7 +232,8 @@ def main(argv=None):
                "log_prob_ms": {}}
     other = machine.OtherLoad().start()
     for dimension in args.dimensions:
-        models = {**sweep.make_models(dimension), VARIANTS[3]: sweep.make_ungated_model(dimension)}
+        models = {**sweep.make_models(dimension), VARIANTS[3]: sweep.make_ungated_model(dimension),
+                  VARIANTS[5]: sweep.make_models(dimension, rad_layers=4)[sweep.RAD]}
         results.setdefault("parameters", {})[dimension] = {
             name: [subjects.num_parameters(m), m.hidden_units] for name, m in models.items()}
         for key, program, batch, number in (

@@ -449,14 +449,16 @@ def markdown(results, json_path):
 
 
 def write_markdown(results, path, json_path, sweep_json=None, levers_json=None,
-                   strategy_json=None):
-    """Writes the page; the sweep's, the levers' and the strategy sections appended if given."""
+                   strategy_json=None, depth_sweep_jsons=()):
+    """Writes the page; the sweeps', the levers' and the strategy sections appended if given."""
     page = markdown(results, json_path)
     extra = []
     if sweep_json:
         extra += sweep_report.markdown_lines(read_json(sweep_json), sweep_json)
-    if levers_json:
+    if levers_json:  # a subsection of the sweep's
         extra += sweep_report.levers_lines(read_json(levers_json), levers_json)
+    for depth_json in depth_sweep_jsons:
+        extra += sweep_report.depth_lines(read_json(depth_json), depth_json)
     if strategy_json:
         extra += sweep_report.strategy_lines(read_json(strategy_json), strategy_json)
     if extra:

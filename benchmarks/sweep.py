@@ -51,6 +51,20 @@ def matched_width(event_size, target, num_layers=NUM_LAYERS, parameters=None):
                key=lambda w: abs(parameters(event_size, w, num_layers) - target))
 
 
+def rad_parameters(event_size, width, num_layers=NUM_LAYERS):
+    """Trainable parameters of `RADFlow(event_size, num_layers, width)`.
+
+    Per layer, with `d_a = d // 2` read and `n = d - d_a` folded: the conditioner
+    `[d_a, w]` and bias, `[w, 10 n]` and bias, and the scaled tanh's scalar; the gating
+    `[d, w]` and bias, `[w, 3 n]` and bias.
+    """
+    read = event_size // 2
+    folded = event_size - read
+    conditioner = read * width + width + width * 10 * folded + 10 * folded + 1
+    gating = event_size * width + width + width * 3 * folded + 3 * folded
+    return num_layers * (conditioner + gating)
+
+
 def ungated_rad_parameters(event_size, width, num_layers=NUM_LAYERS):
     """Trainable parameters of `RADFlow(event_size, num_layers, width, gating_hidden_units=0)`.
 
@@ -70,11 +84,18 @@ def make_ungated_model(event_size, seed=0):
     return RADFlow(event_size, NUM_LAYERS, width, gating_hidden_units=0, dtype="float32")
 
 
-def make_models(event_size, seed=0):
-    """`{RAD: RADFlow, REAL_NVP: RealNVPFlow}` at `event_size` with matched parameter counts."""
+def make_models(event_size, seed=0, rad_layers=NUM_LAYERS):
+    """`{RAD: RADFlow, REAL_NVP: RealNVPFlow}` at `event_size` with matched parameter counts.
+
+    Both have `NUM_LAYERS` layers and RAD `RAD_HIDDEN_UNITS` units, unless `rad_layers`
+    says otherwise: RAD then has that many layers and the width whose count is closest to
+    the `NUM_LAYERS`-layer RAD's (Real NVP is unchanged).
+    """
     keras.utils.set_random_seed(seed)
-    rad = RADFlow(event_size, NUM_LAYERS, RAD_HIDDEN_UNITS, dtype="float32")
-    width = matched_width(event_size, subjects.num_parameters(rad))
+    target = rad_parameters(event_size, RAD_HIDDEN_UNITS)
+    rad_width = matched_width(event_size, target, rad_layers, rad_parameters)
+    rad = RADFlow(event_size, rad_layers, rad_width, dtype="float32")
+    width = matched_width(event_size, target)
     return {RAD: rad, REAL_NVP: RealNVPFlow(event_size, NUM_LAYERS, width, dtype="float32")}
 
 
@@ -86,8 +107,8 @@ def points(event_size, num_points, seed=0):
     return rng.standard_normal((num_points, event_size)).astype(np.float32)
 
 
-def _fit(event_size, data, spe, config, log):
-    models = make_models(event_size)
+def _fit(event_size, data, spe, config, log, rad_layers):
+    models = make_models(event_size, rad_layers=rad_layers)
     figure, first, overhead, phases = keras_fit.measure_fit(
         data, spe, config, models=models)
     log(f"  d={event_size} fit spe{spe}: RAD {figure.values[RAD]:.2f}, Real NVP "
@@ -97,8 +118,8 @@ def _fit(event_size, data, spe, config, log):
             "phases": phases}
 
 
-def _throughput(event_size, config, log):
-    models = make_models(event_size)
+def _throughput(event_size, config, log, rad_layers):
+    models = make_models(event_size, rad_layers=rad_layers)
     large = points(event_size, THROUGHPUT_BATCH, seed=1)
     result = {}
     for kind in ("log_prob", "sample"):
@@ -112,8 +133,8 @@ def _throughput(event_size, config, log):
     return result
 
 
-def _profile(event_size, config, log):
-    models = make_models(event_size)
+def _profile(event_size, config, log, rad_layers):
+    models = make_models(event_size, rad_layers=rad_layers)
     for model in models.values():
         subjects.with_built_optimizer(model)
     batch = points(event_size, 500, seed=2)
@@ -135,8 +156,9 @@ def _profile(event_size, config, log):
     return result
 
 
-def run(config, dimensions=DIMENSIONS, spes=(50, 1), profile=True, log=print):
-    """Runs the sweep; returns its JSON-ready results."""
+def run(config, dimensions=DIMENSIONS, spes=(50, 1), profile=True, log=print,
+        rad_layers=NUM_LAYERS):
+    """Runs the sweep (RAD with `rad_layers` layers); returns its JSON-ready results."""
     start = time.perf_counter()
     results = {"machine": machine.info(), "load_average_start": machine.load_average(),
                "dimensions": {}, "sections": []}
@@ -144,16 +166,17 @@ def run(config, dimensions=DIMENSIONS, spes=(50, 1), profile=True, log=print):
     for d in dimensions:
         log(f"[d={d}] load average {machine.load_average()}")
         other, t0 = machine.OtherLoad().start(), time.perf_counter()
-        models = make_models(d)
+        models = make_models(d, rad_layers=rad_layers)
         entry = {
             "parameters": {n: subjects.num_parameters(m) for n, m in models.items()},
             "hidden_units": {n: m.hidden_units for n, m in models.items()},
         }
         data = points(d, 10_000)
-        entry["fit"] = {f"spe{spe}": _fit(d, data, spe, config, log) for spe in spes}
-        entry["throughput"] = _throughput(d, config, log)
+        entry["fit"] = {f"spe{spe}": _fit(d, data, spe, config, log, rad_layers)
+                        for spe in spes}
+        entry["throughput"] = _throughput(d, config, log, rad_layers)
         if profile and d == max(dimensions):
-            entry["profile"] = _profile(d, config, log)
+            entry["profile"] = _profile(d, config, log, rad_layers)
         results["dimensions"][str(d)] = entry
         results["sections"].append({
             "name": f"d={d}", "wall_s": round(time.perf_counter() - t0, 1),
@@ -165,6 +188,7 @@ def run(config, dimensions=DIMENSIONS, spes=(50, 1), profile=True, log=print):
         wall_time_s=round(time.perf_counter() - start, 1),
         settings={"fit_steps": config.fit_steps, "fit_repeats": config.fit_repeats,
                   "repeats": config.repeats, "throughput_batch": THROUGHPUT_BATCH,
-                  "num_layers": NUM_LAYERS, "rad_hidden_units": RAD_HIDDEN_UNITS},
+                  "num_layers": NUM_LAYERS, "rad_hidden_units": RAD_HIDDEN_UNITS,
+                  "rad_layers": rad_layers},
     )
     return results

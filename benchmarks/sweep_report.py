@@ -169,6 +169,16 @@ def ablation_lines(sweep_json):
             + ". Its accuracy against RAD's is in [Higher dimensions](high-dimensional.md).",
             "",
         ]
+    shallow = "RAD, 4 layers"
+    if shallow in variants:
+        lines += [
+            f"*{shallow}* is a density too: RAD's parameter count in 4 layers instead of 6 "
+            "(`--sweep --rad-layers 4`'s model): "
+            + "; ".join(f"d={d}: {c[shallow][1]} units, {c[shallow][0]:,} parameters"
+                        for d, c in results.get("parameters", {}).items())
+            + ". Its accuracy is in [Higher dimensions](high-dimensional.md).",
+            "",
+        ]
     if "RAD, shared values recomputed" in variants:
         lines += [
             "*RAD, shared values recomputed* is RAD as it was before `fold_math.computed_once`: "
@@ -279,16 +289,22 @@ def read_before(sweep_json):
     return _read_next_to(sweep_json, BEFORE_NAME)
 
 
-def markdown_lines(results, json_path):
-    """The `## Dimension sweep` section of the performance page."""
+def _measured_lines(results, json_path):
+    """How a sweep was measured, its table and its targets (markdown lines)."""
     m = results["machine"]
     s = results["settings"]
-    lines = [
-        "## Dimension sweep (`--sweep`)",
-        "",
-        f"RAD ({s['num_layers']} layers, {s['rad_hidden_units']} hidden units in conditioners "
-        "and gatings) against Real NVP (the same depth, the width whose parameter count is "
-        "closest to RAD's) at several dimensions, in one process: `fit` with Adam, XLA, "
+    rad_layers = s.get("rad_layers", s["num_layers"])
+    if rad_layers == s["num_layers"]:
+        models = (f"RAD ({s['num_layers']} layers, {s['rad_hidden_units']} hidden units in "
+                  "conditioners and gatings) against Real NVP (the same depth, the width "
+                  "whose parameter count is closest to RAD's)")
+    else:
+        models = (f"RAD with {rad_layers} layers (the width whose parameter count is closest "
+                  f"to that of RAD with {s['num_layers']} layers of {s['rad_hidden_units']} "
+                  f"units, in the table) against Real NVP ({s['num_layers']} layers, the "
+                  "width whose count is closest)")
+    return [
+        f"{models} at several dimensions, in one process: `fit` with Adam, XLA, "
         f"batch 500, {s['fit_steps']} steps per timed call ({s['fit_repeats']} calls per "
         "model, interleaved); `log_prob` and sampling at batch "
         f"{s['throughput_batch']:,} under XLA ({s['repeats']} repetitions). Compile is the "
@@ -312,6 +328,19 @@ def markdown_lines(results, json_path):
         *_md_table(("d", "target", "measured", "status"), _target_lines(results)),
         "",
     ]
+
+
+def depth_lines(results, json_path):
+    """The section of a sweep whose RAD has another depth (`--sweep --rad-layers L`)."""
+    layers = results["settings"]["rad_layers"]
+    return [f"## Dimension sweep, RAD with {layers} layers (`--sweep --rad-layers {layers}`)",
+            "", *_measured_lines(results, json_path), *DEPTH_FINDINGS]
+
+
+def markdown_lines(results, json_path):
+    """The `## Dimension sweep` section of the performance page."""
+    s = results["settings"]
+    lines = ["## Dimension sweep (`--sweep`)", "", *_measured_lines(results, json_path)]
     before, path = read_before(json_path)
     if before:
         lines += [
@@ -328,6 +357,34 @@ def markdown_lines(results, json_path):
         lines += ["Where RAD's time goes at the largest dimension:", "", *profile, ""]
     return lines + ablation_lines(json_path) + arithmetic_lines(json_path, s["num_layers"]) + FINDINGS
 
+
+DEPTH_FINDINGS = [
+    "What the shallower RAD says (issue 16):",
+    "",
+    "- **Fewer layers, the same count: about three quarters of RAD's cost.** The fold's "
+    "and the gating's arithmetic is per layer and per folded element, so 4 layers do "
+    "two thirds of it; the networks keep RAD's parameter count and matrix products. In "
+    "one process, interleaved (the ablation above, column *RAD, 4 layers*), its "
+    "forward+backward took 0.74 of RAD's at 16-D and at 64-D (1.48× and 1.49× Real NVP's, "
+    "RAD's 1.98× and 2.02×), its `log_prob` 0.72 and 0.70 of RAD's (3.3× and 3.0× Real "
+    "NVP's).",
+    "- **The fit-step targets at the edge, the `log_prob` target missed.** Three runs of "
+    "this command on the same day, the machine otherwise idle (0.0-0.01 cores of other "
+    "processes), the last one in the table: fit step at spe=50 1.26×, 1.47×, 1.41× Real "
+    "NVP's at 16-D (met in all three) and 1.48×, 2.00×, 1.74× at 64-D (met in one); at "
+    "spe=1 1.27×, 1.91×, 2.16× and 1.00×, 1.00×, 1.09×; `log_prob` Real NVP / RAD 3.40×, "
+    "2.76×, 3.10× and 2.61×, 2.90×, 2.85× (target 2.5, missed in all); first fit call at "
+    "spe=50 1.83×, 1.67×, 2.93× and 1.42×, 2.89×, 1.25× (the noisiest figure). The "
+    "ratios of one process (the ablation) are steadier than the sweep's, whose figures "
+    "each come from 5 `fit` calls per model.",
+    "- **Accuracy kept** (`tfp-rad highdim`, RAD 4 layers, see [Higher dimensions]"
+    "(high-dimensional.md)): -14.67 ± 0.02 on the 16-D mixture (RAD -14.62, Real NVP "
+    "-15.11) and 61.7 ± 5.1 on the 64-D digits (RAD 62.4, Real NVP 57.1; medians 66.3, "
+    "65.9, 62.8). For tens of dimensions a user trades 0.06 nats on the mixture for a "
+    "quarter of the step: `RADFlow(d, num_layers=4, hidden_units=...)` or `tfp-rad train "
+    "--num-layers 4`.",
+    "",
+]
 
 FINDINGS = [
     "What the sweep says about RAD's cost (issue 16):",
@@ -347,21 +404,22 @@ FINDINGS = [
     "and 3e-3 against 7e-3 at d = 16, both amplified through the deep stack; on a milder "
     "randomization 8e-6 against 2e-5 and 3e-6 against 5e-6). "
     "The ablation's *shared values recomputed* column is RAD without it, in the same "
-    "process: RAD's forward+backward went from 7.2 to 4.3 ms at 16-D and from 11.7 to "
-    "10.1 ms at 64-D; `log_prob` from 97.1 to 86.5 ms at 64-D and stayed at 29-30 ms at "
-    "16-D. The sweep's fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to "
+    "process: RAD's forward+backward went from 9.5 to 6.2 ms at 16-D and from 16.2 to "
+    "13.4 ms at 64-D in the last run (from 7.2 to 4.3 and from 11.7 to 10.1 in the one "
+    "before); `log_prob` from 123 to 111 ms at 64-D (97 to 87 before) and stayed at 45-47 "
+    "ms at 16-D (29-30 before). The sweep's fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to "
     "2.09× and 1.98×. Copies of the sine polynomial went from 77 kernels to 12 (two per "
     "layer), and their time from 4.0 of 7.0 ms of kernel time at 16-D to 0.3 of 3.6 ms.",
     "- **The fold and gating arithmetic is most of what remains, not all of it** (the "
     "ablation). With both replaced by transcendental-free stand-ins, RAD's training step "
-    "is still about 1.3-1.6× Real NVP's and its `log_prob` about 2.2-2.7×. Its networks emit "
+    "is still about 1.2-1.6× Real NVP's and its `log_prob` about 2.2-2.7×. Its networks emit "
     "13 numbers per folded element (10 fold parameters, 3 gating logits) where Real NVP's "
     "emit 2, and all 10 fold parameters go through the scaled tanh. So the 1.5× step "
     "target leaves the fold and gating of six layers a tenth to a fifth of Real NVP's "
     "step. They take about one Real NVP step now, most of it the fold's (the gating "
-    "arithmetic is now a tenth of RAD's step at 16-D, against two fifths before).",
+    "arithmetic is now a tenth of RAD's step at 16-D or less, against two fifths before).",
     "- **They cost per layer and per element.** One layer's fold and gating alone costs "
-    "about 0.6-0.7 ms per layer plus 35-75 ns per folded element (the least-squares line "
+    "about 0.55-0.7 ms per layer plus 35-75 ns per folded element (the least-squares line "
     "above, over this page's runs). The fixed part is the ~66 kernels (fused loops) XLA "
     "makes of one layer forward and backward. The per-element part is 32 evaluations "
     "of `exp`, `log` and `tanh`, 11 divisions and a few hundred other operations per "
@@ -386,8 +444,8 @@ FINDINGS = [
     "- **Model-level levers, measured** (accuracy at equal parameter count from `tfp-rad "
     "highdim`, see [Higher dimensions](high-dimensional.md); cost from the ablation above):",
     "    - *No gating network* (`RADFlow(gating_hidden_units=0)`, conditioners widened to "
-    "RAD's count; an option that exists): its step costs 15-25 % less than RAD's at 16-D "
-    "and about the same at 64-D, its `log_prob` 0-10 % less (across this page's runs). "
+    "RAD's count; an option that exists): its step costs 12-25 % less than RAD's at 16-D "
+    "and about the same at 64-D, its `log_prob` 0-11 % less (across this page's runs). "
     "Accuracy: 0.04 "
     "nats below RAD on the 16-D mixture, still 0.46 above Real NVP; on the 64-D digits "
     "47.4 ± 26.5 against RAD's 62.4 ± 3.5 and Real NVP's 57.1 (one seed's test digit "
@@ -400,6 +458,10 @@ FINDINGS = [
     "4.95×. Its accuracy is below Real NVP's on both problems (mixture -15.48 against "
     "-15.11, digits 56.0 against 57.1). The conditioned boundary probabilities are what "
     "puts RAD ahead.",
+    "    - *Fewer, wider layers* (RAD's count in 4 layers instead of 6; its own section "
+    "below, `--sweep --rad-layers 4`): 0.74 of RAD's forward+backward at 16-D and 64-D in "
+    "the ablation above (about 1.5× Real NVP's), 0.70-0.72 of its `log_prob`; 0.06 nats "
+    "below RAD on the mixture and 0.7 on the digits, 0.44 and 4.7 above Real NVP.",
     "    - *Real NVP given RAD's cost* (`tfp-rad highdim`: Real NVP with 4 times RAD's "
     "parameters, or 12 layers with twice them, the problems' settings unchanged): their "
     "wall time per step run is about RAD's or more (mixture 8.9 and 10.7 ms against RAD's "
@@ -407,10 +469,12 @@ FINDINGS = [
     "RAD stays 0.45-0.64 nats ahead of every Real NVP on the 16-D mixture and 5.4-7.2 on "
     "the 64-D digits. At about equal cost per step RAD is the more accurate flow on both "
     "problems; the targets above compare cost at equal parameter count.",
-    "- **No variant measured meets the 16-D and 64-D targets.** The stand-in ablation "
-    "bounds any faster fold and gating arithmetic at 1.3-1.6× per step and 2.2-2.7× in "
-    "`log_prob` with the paper's architecture. The variant cheapest at 64-D (shared "
-    "boundaries) gives up RAD's accuracy. Untried: one kernel per layer for the fold and "
+    "- **With six layers, no variant measured meets the 16-D and 64-D targets.** The "
+    "stand-in ablation bounds any faster fold and gating arithmetic at 1.2-1.6× per step "
+    "and 2.2-2.7× in "
+    "`log_prob` with the paper's architecture. With four layers at the same count the "
+    "step targets are at the edge and the `log_prob` target is missed (the next section). "
+    "Sharing the boundary probabilities gives up RAD's accuracy. Untried: one kernel per layer for the fold and "
     "gating (a custom XLA call or C++ op, forward and backward, outside XLA's fusion).",
     "- **At 2-D, steps per call matter.** With 50 steps per call (what "
     "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "

@@ -3,20 +3,21 @@
 `tfp-rad highdim`. On each problem of `tfp_rad.high_dimensional`, for each seed, a
 `RADFlow` (`rad`), a `RADFlow(gating_hidden_units=0)` (`rad_nogating`: no gating network,
 `s(z) = 0`, its conditioners wider for the same count) and a `RealNVPFlow` (`real_nvp`: 6
-coupling layers alternating halves) whose parameter counts agree within 3 %, and two
-larger Real NVPs that cost at least what RAD's step costs: `real_nvp_wide` (6 layers,
-about 4 times RAD's parameters) and `real_nvp_deep` (12 layers of `real_nvp`'s width,
-about twice). All are `standardize=True`, adapted on the training points, trained with
+coupling layers alternating halves) whose parameter counts agree within 3 %; a
+`RADFlow` with 4 wider layers (`rad_4_layers`, RAD's count within 5 %: a cheaper step);
+and two larger Real NVPs that cost at least what RAD's step costs: `real_nvp_wide` (6
+layers, about 4 times RAD's parameters) and `real_nvp_deep` (12 layers of `real_nvp`'s
+width, about twice). All are `standardize=True`, adapted on the training points, trained with
 `training.fit_steps`: Adam with cosine decay, early stopping on a validation split (the
 weights of the best validation epoch are kept), then scored on held-out test points.
 The classical baselines of `tfp_rad.baselines` (a full-covariance Gaussian, a Gaussian
 mixture and a kernel density, their settings chosen on the validation points) are fitted
 to the same training points of each (problem, seed) and scored on the same test points.
 
-| problem     | d  | train / validation / test | RAD units | no-gating units | Real NVP units (wide, deep) | batch | lr   | steps (max) | epoch | patience |
-|-------------|----|---------------------------|-----------|-----------------|-----------------------------|-------|------|-------------|-------|----------|
-| `mixture16` | 16 | 9,000 / 1,000 / 10,000    | 16        | 24              | 87 (350, 87)                | 500   | 5e-3 | 10,000      | 250   | 4        |
-| `digits`    | 64 | 1,350 / 150 / 297         | 8         | 12              | 47 (188, 47)                | 100   | 1e-3 | 3,000       | 50    | 6        |
+| problem     | d  | train / validation / test | RAD units (4 layers) | no-gating units | Real NVP units (wide, deep) | batch | lr   | steps (max) | epoch | patience |
+|-------------|----|---------------------------|----------------------|-----------------|-----------------------------|-------|------|-------------|-------|----------|
+| `mixture16` | 16 | 9,000 / 1,000 / 10,000    | 16 (24)              | 24              | 87 (350, 87)                | 500   | 5e-3 | 10,000      | 250   | 4        |
+| `digits`    | 64 | 1,350 / 150 / 297         | 8 (12)               | 12              | 47 (188, 47)                | 100   | 1e-3 | 3,000       | 50    | 6        |
 
 Seed `k` draws the mixture's training points with data seed `2k + 1` and its test points
 with `2k + 2`; the digits' split and dequantization noise come from `digits(seed=k)`. The
@@ -40,17 +41,19 @@ from tfp_rad.experiments import protocol, run_store, tables
 
 PROBLEMS = ("mixture16", "digits")
 EQUAL_COUNT_MODELS = ("rad", "rad_nogating", "real_nvp")
+SHALLOW_MODELS = ("rad_4_layers",)  # RAD's count in fewer, wider layers: a cheaper step
 LARGER_MODELS = ("real_nvp_wide", "real_nvp_deep")  # Real NVP given RAD's cost
-MODELS = EQUAL_COUNT_MODELS + LARGER_MODELS
+MODELS = EQUAL_COUNT_MODELS + SHALLOW_MODELS + LARGER_MODELS
 RAD_MODELS = ("rad", "rad_nogating")
 MODEL_NAMES = {"rad": "RAD", "rad_nogating": "RAD no gating", "real_nvp": "Real NVP",
+               "rad_4_layers": "RAD 4 layers",
                "real_nvp_wide": "Real NVP wide", "real_nvp_deep": "Real NVP deep"}
 BASELINES = ("gaussian", "gaussian_mixture", "kde")  # the names of `tfp_rad.baselines`
 BASELINE_NAMES = {"gaussian": "Gaussian", "gaussian_mixture": "Gaussian mixture",
                   "kde": "KDE"}
-HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87,
+HIDDEN_UNITS = {"mixture16": {"rad": 16, "rad_nogating": 24, "real_nvp": 87, "rad_4_layers": 24,
                               "real_nvp_wide": 350, "real_nvp_deep": 87},
-                "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47,
+                "digits": {"rad": 8, "rad_nogating": 12, "real_nvp": 47, "rad_4_layers": 12,
                            "real_nvp_wide": 188, "real_nvp_deep": 47}}
 SETTINGS = {
     "mixture16": {"batch_size": 500, "learning_rate": 5e-3, "steps": 10_000,
@@ -58,7 +61,7 @@ SETTINGS = {
     "digits": {"batch_size": 100, "learning_rate": 1e-3, "steps": 3_000,
                "steps_per_epoch": 50, "patience": 6},
 }
-NUM_LAYERS = {"real_nvp_deep": 12}  # the others: 6
+NUM_LAYERS = {"rad_4_layers": 4, "real_nvp_deep": 12}  # the others: 6
 VALIDATION_FRACTION = 0.1
 DEFAULT_OUTPUT = os.path.join("results", "beyond", "highdim")
 
@@ -83,14 +86,14 @@ def make_model(problem, model, event_size):
     from tfp_rad.models import RADFlow, RealNVPFlow
 
     kind = {"rad": RADFlow, "rad_nogating": functools.partial(RADFlow, gating_hidden_units=0),
-            "real_nvp": RealNVPFlow, "real_nvp_wide": RealNVPFlow,
+            "rad_4_layers": RADFlow, "real_nvp": RealNVPFlow, "real_nvp_wide": RealNVPFlow,
             "real_nvp_deep": RealNVPFlow}[model]
     return kind(event_size, num_layers=num_layers(model),
                 hidden_units=HIDDEN_UNITS[problem][model], standardize=True)
 
 
 def num_layers(model):
-    """The number of coupling layers of `model`: 6, 12 for `real_nvp_deep`."""
+    """The number of coupling layers of `model`: 6, 4 for `rad_4_layers`, 12 for `real_nvp_deep`."""
     return NUM_LAYERS.get(model, 6)
 
 
@@ -297,18 +300,18 @@ def _paired_differences(by_model, model, reference="real_nvp"):
 
 
 def _cost_lines(records):
-    """The markdown lines of the section on Real NVP given RAD's cost (none without runs).
+    """The markdown lines of the section on the other sizes (none without their runs).
 
     Per problem and model: parameters, test log-likelihood, RAD's minus the model's (per
     seed), and what a run cost: wall seconds per run and per step run (training with its
     validation passes, trace and compile included).
     """
-    compared = ("rad", "real_nvp", *LARGER_MODELS)
+    compared = ("rad", *SHALLOW_MODELS, "real_nvp", *LARGER_MODELS)
     rows = []
     for problem in PROBLEMS:
         by_model = {m: [r for r in records if r["config"]["problem"] == problem
                         and r["config"]["model"] == m] for m in compared}
-        if not any(by_model[m] for m in LARGER_MODELS):
+        if not any(by_model[m] for m in SHALLOW_MODELS + LARGER_MODELS):
             continue
         for m in compared:
             runs = by_model[m]
@@ -330,13 +333,15 @@ def _cost_lines(records):
               "RAD − model", "wall s per run (mean)", "wall ms per step run (mean)",
               "steps run (per seed)"]
     return [
-        "## Real NVP given RAD's cost",
+        "## Other sizes: RAD with 4 layers, Real NVP given RAD's cost",
         "",
-        "RAD's training step costs about twice Real NVP's at equal parameter count. Real NVP "
-        "wide has 4 times RAD's parameters (6 layers), Real NVP deep twice (12 layers of "
-        "Real NVP's width), trained and scored as the others. RAD − model: mean ± std of the "
-        "per-seed differences of test log-likelihood. Wall times are the runs' own (trace, "
-        "compile and validation passes included, on a shared machine).",
+        "RAD's training step costs about twice Real NVP's at equal parameter count. RAD 4 "
+        "layers spends RAD's count on 4 wider layers instead of 6 (a cheaper step: the "
+        "fold's and the gating's arithmetic is per layer). Real NVP wide has 4 times RAD's "
+        "parameters (6 layers), Real NVP deep twice (12 layers of Real NVP's width). All "
+        "are trained and scored as the others. RAD − model: mean ± std of the per-seed "
+        "differences of test log-likelihood. Wall times are the runs' own (trace, compile "
+        "and validation passes included, on a shared machine).",
         "",
         *tables.markdown_table(header, rows),
         "",
