@@ -334,7 +334,7 @@ def depth_lines(results, json_path):
     """The section of a sweep whose RAD has another depth (`--sweep --rad-layers L`)."""
     layers = results["settings"]["rad_layers"]
     return [f"## Dimension sweep, RAD with {layers} layers (`--sweep --rad-layers {layers}`)",
-            "", *_measured_lines(results, json_path), *DEPTH_FINDINGS]
+            "", *_measured_lines(results, json_path), *DEPTH_FINDINGS.get(layers, [])]
 
 
 def markdown_lines(results, json_path):
@@ -358,7 +358,7 @@ def markdown_lines(results, json_path):
     return lines + ablation_lines(json_path) + arithmetic_lines(json_path, s["num_layers"]) + FINDINGS
 
 
-DEPTH_FINDINGS = [
+DEPTH_FINDINGS = {4: [  # by RAD's number of layers
     "What the shallower RAD says (issue 16):",
     "",
     "- **Fewer layers, the same count: about three quarters of RAD's cost.** The fold's "
@@ -384,7 +384,7 @@ DEPTH_FINDINGS = [
     "quarter of the step: `RADFlow(d, num_layers=4, hidden_units=...)` or `tfp-rad train "
     "--num-layers 4`.",
     "",
-]
+]}
 
 FINDINGS = [
     "What the sweep says about RAD's cost (issue 16):",
@@ -407,8 +407,8 @@ FINDINGS = [
     "process: RAD's forward+backward went from 9.5 to 6.2 ms at 16-D and from 16.2 to "
     "13.4 ms at 64-D in the last run (from 7.2 to 4.3 and from 11.7 to 10.1 in the one "
     "before); `log_prob` from 123 to 111 ms at 64-D (97 to 87 before) and stayed at 45-47 "
-    "ms at 16-D (29-30 before). The sweep's fit ratios at spe=50 went from 3.79× and 3.22× (commit 0342d9e) to "
-    "2.09× and 1.98×. Copies of the sine polynomial went from 77 kernels to 12 (two per "
+    "ms at 16-D (29-30 before). The sweep's fit ratios at spe=50 went from 3.79× and "
+    "3.22× (commit 0342d9e) to 2.09× and 1.98×. Copies of the sine polynomial went from 77 kernels to 12 (two per "
     "layer), and their time from 4.0 of 7.0 ms of kernel time at 16-D to 0.3 of 3.6 ms.",
     "- **The fold and gating arithmetic is most of what remains, not all of it** (the "
     "ablation). With both replaced by transcendental-free stand-ins, RAD's training step "
@@ -471,11 +471,11 @@ FINDINGS = [
     "problems; the targets above compare cost at equal parameter count.",
     "- **With six layers, no variant measured meets the 16-D and 64-D targets.** The "
     "stand-in ablation bounds any faster fold and gating arithmetic at 1.2-1.6× per step "
-    "and 2.2-2.7× in "
-    "`log_prob` with the paper's architecture. With four layers at the same count the "
-    "step targets are at the edge and the `log_prob` target is missed (the next section). "
-    "Sharing the boundary probabilities gives up RAD's accuracy. Untried: one kernel per layer for the fold and "
-    "gating (a custom XLA call or C++ op, forward and backward, outside XLA's fusion).",
+    "and 2.2-2.7× in `log_prob` with the paper's architecture. With four layers at the "
+    "same count the step targets are at the edge and the `log_prob` target is missed (the "
+    "section after the levers). Sharing the boundary probabilities gives up RAD's "
+    "accuracy. Untried: one kernel per layer for the fold and gating (a custom XLA call "
+    "or C++ op, forward and backward, outside XLA's fusion).",
     "- **At 2-D, steps per call matter.** With 50 steps per call (what "
     "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "
     "Real NVP's (0.77-0.80× in the last two sweeps); with Keras's default of one step per "

@@ -70,12 +70,13 @@ def test_bits_per_dim_of_the_uniform_density_is_log2_of_the_levels():
     assert hd.bits_per_dim(1.0) == pytest.approx(np.log2(17) - 1 / (64 * np.log(2)))
 
 
-def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch):
+def test_highdim_study_writes_runs_and_table_and_resumes(tmp_path, monkeypatch, capsys):
     from tfp_rad.experiments import highdim as study
     from tfp_rad.experiments.run_store import RunStoreError
 
     output = str(tmp_path / "highdim")
     study.run(output, problems=["mixture16"], seeds=[0], steps=50)
+    assert "mixture16 seed 0: fitting the baselines (Gaussian, " in capsys.readouterr().out
     runs = sorted(os.listdir(os.path.join(output, "runs")))
     assert runs == sorted(f"mixture16-{m}-seed0.json" for m in study.MODELS)
     with open(os.path.join(output, "runs", runs[0])) as f:

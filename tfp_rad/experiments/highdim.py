@@ -193,6 +193,8 @@ def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, c
         for seed in seeds:
             path = baselines_path(output, problem, seed)
             if not os.path.exists(path):
+                print(f"{problem} seed {seed}: fitting the baselines "
+                      f"({', '.join(BASELINE_NAMES.values())})", flush=True)
                 record = fit_baselines(problem, seed)
                 run_store.write_text_atomically(path, json.dumps(record, indent=2) + "\n")
 
