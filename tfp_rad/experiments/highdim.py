@@ -240,11 +240,7 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     baseline_records = _load_baselines(output)
     rows = []
     for problem in PROBLEMS:
-        by_model = {
-            m: [r for r in records if r["config"]["problem"] == problem
-                and r["config"]["model"] == m]
-            for m in EQUAL_COUNT_MODELS
-        }
+        by_model = _by_model(records, problem, EQUAL_COUNT_MODELS)
         if not any(by_model.values()):
             continue
 
@@ -294,6 +290,12 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     return path
 
 
+def _by_model(records, problem, models):
+    """`{model: [its runs' records on problem]}` for each of `models`, in that order."""
+    return {m: [r for r in records if r["config"]["problem"] == problem
+                and r["config"]["model"] == m] for m in models}
+
+
 def _paired_differences(by_model, model, reference="real_nvp"):
     """Per seed, `model`'s test log-likelihood minus `reference`'s on the same test points."""
     tested = {r["config"]["seed"]: r["test_log_likelihood"] for r in by_model[model]}
@@ -311,8 +313,7 @@ def _cost_lines(records):
     compared = ("rad", *SHALLOW_MODELS, "real_nvp", *LARGER_MODELS)
     rows = []
     for problem in PROBLEMS:
-        by_model = {m: [r for r in records if r["config"]["problem"] == problem
-                        and r["config"]["model"] == m] for m in compared}
+        by_model = _by_model(records, problem, compared)
         if not any(by_model[m] for m in SHALLOW_MODELS + LARGER_MODELS):
             continue
         for m in compared:
@@ -358,9 +359,7 @@ def _spread_lines(records):
     """
     rows = []
     for problem in PROBLEMS:
-        for m in MODELS:
-            runs = [r for r in records
-                    if r["config"]["problem"] == problem and r["config"]["model"] == m]
+        for m, runs in _by_model(records, problem, MODELS).items():
             if runs:
                 rows.append([
                     problem, MODEL_NAMES[m],
@@ -423,8 +422,8 @@ def _baselines_lines(records, baseline_records):
         fitted = [b for b in baseline_records if b["problem"] == problem]
         if not fitted:
             continue
-        rad = {r["config"]["seed"]: r["test_log_likelihood"] for r in records
-               if r["config"]["problem"] == problem and r["config"]["model"] == "rad"}
+        rad = {r["config"]["seed"]: r["test_log_likelihood"]
+               for r in _by_model(records, problem, ["rad"])["rad"]}
         best = [max(b["results"].values(), key=lambda result: result["validation"])
                 for b in fitted]
 
