@@ -50,7 +50,7 @@ VARIANTS = ("RAD", "RAD, gating arithmetic removed", "RAD, fold and gating arith
             "Real NVP")
 
 
-def _stand_in_fold(x, raw, min_probability, log_scale_bound):
+def stand_in_fold(x, raw, min_probability, log_scale_bound):
     import tensorflow as tf
 
     del min_probability, log_scale_bound
@@ -60,7 +60,7 @@ def _stand_in_fold(x, raw, min_probability, log_scale_bound):
             tf.stack(c[7:10], axis=-1))
 
 
-def _stand_in_gating(v, k, gating_logits, log_q_plus, log_q_minus):
+def stand_in_gating(v, k, gating_logits, log_q_plus, log_q_minus):
     import tensorflow as tf
 
     del k
@@ -83,13 +83,13 @@ def _forward_backward(model, x):
     return forward_backward
 
 
-def _log_prob(model, x):
+def log_prob_program(model, x):
     import tensorflow as tf
 
     return tf.function(lambda: model.log_prob(x), jit_compile=True)
 
 
-def _traced(fn, fold=None, gating=None, once=None):
+def traced(fn, fold=None, gating=None, once=None):
     """`fn`, traced and compiled by a first call with the stand-ins patched in."""
     from tfp_rad import fold as fold_module
     from tfp_rad import fold_math
@@ -112,16 +112,16 @@ def ablation(dimension, program, batch, repeats, number):
 
     x = tf.constant(sweep.points(dimension, batch, seed=2))
     fns = {}
-    for variant, fold, gating in zip(VARIANTS[:3], (None, None, _stand_in_fold),
-                                     (None, _stand_in_gating, _stand_in_gating)):
+    for variant, fold, gating in zip(VARIANTS[:3], (None, None, stand_in_fold),
+                                     (None, stand_in_gating, stand_in_gating)):
         models = sweep.make_models(dimension)
-        fns[variant] = _traced(program(models[timing.RAD], x), fold, gating)
-    fns[VARIANTS[3]] = _traced(program(sweep.make_ungated_model(dimension), x))
-    fns[VARIANTS[4]] = _traced(program(sweep.make_models(dimension)[timing.RAD], x),
+        fns[variant] = traced(program(models[timing.RAD], x), fold, gating)
+    fns[VARIANTS[3]] = traced(program(sweep.make_ungated_model(dimension), x))
+    fns[VARIANTS[4]] = traced(program(sweep.make_models(dimension)[timing.RAD], x),
                                once=lambda t: t)
-    fns[VARIANTS[5]] = _traced(program(sweep.make_models(dimension, rad_layers=4)[timing.RAD],
+    fns[VARIANTS[5]] = traced(program(sweep.make_models(dimension, rad_layers=4)[timing.RAD],
                                        x))
-    fns[VARIANTS[6]] = _traced(program(models[timing.REAL_NVP], x))
+    fns[VARIANTS[6]] = traced(program(models[timing.REAL_NVP], x))
     samples = timing.interleaved(fns, repeats, number=number)
     return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
 
@@ -144,9 +144,9 @@ def optimizer_share(dimension, repeats):
     fns, out = {}, {}
     for name, model in sweep.make_models(dimension).items():
         subjects.with_built_optimizer(model)
-        fns[(name, "forward+backward")] = _traced(_forward_backward(model, x))
+        fns[(name, "forward+backward")] = traced(_forward_backward(model, x))
         step = steps.compiled_step(model, "xla")
-        fns[(name, "step")] = _traced(lambda step=step: step(x))
+        fns[(name, "step")] = traced(lambda step=step: step(x))
         instructions = xla_trace.hlo_instructions(
             step.experimental_get_compiler_ir(x)(stage="optimized_hlo"))
         with tempfile.TemporaryDirectory() as log_dir:
@@ -170,7 +170,7 @@ def polynomial_copies(dimension):
     from benchmarks import sweep, timing, xla_trace
 
     x = tf.constant(sweep.points(dimension, 500, seed=2))
-    fn = _traced(_forward_backward(sweep.make_models(dimension)[timing.RAD], x))
+    fn = traced(_forward_backward(sweep.make_models(dimension)[timing.RAD], x))
     hlo = fn.experimental_get_compiler_ir()(stage="optimized_hlo")
     computations = {m.group(1): block for block in re.split(r"\n(?=%?[\w.\-]+ \()", hlo)
                     if (m := re.match(r"%?([\w.\-]+) \(", block))}
@@ -238,7 +238,7 @@ def main(argv=None):
             name: [subjects.num_parameters(m), m.hidden_units] for name, m in models.items()}
         for key, program, batch, number in (
                 ("steps_ms", _forward_backward, 500, CALLS),
-                ("log_prob_ms", _log_prob, LOG_PROB_BATCH, 1)):
+                ("log_prob_ms", log_prob_program, LOG_PROB_BATCH, 1)):
             ms = ablation(dimension, program, batch, args.repeats, number)
             results[key][dimension] = ms
             base = ms["Real NVP"]

@@ -12,6 +12,7 @@ RAD, REAL_NVP = "rad", "real_nvp"
 BEFORE_NAME = "sweep_before.json"
 ABLATION_NAME = "ablation.json"  # written by `python -m benchmarks.ablation`
 ARITHMETIC_NAME = "arithmetic.json"  # written by `python -m benchmarks.arithmetic`
+CUSTOM_CALL_NAME = "custom_call.json"  # written by `python -m benchmarks.custom_call`
 FUSED_KEY, UNFUSED_KEY, RNVP_KEY = "rad_fused", "rad_unfused", REAL_NVP  # levers.py's keys
 
 
@@ -330,6 +331,39 @@ def _measured_lines(results, json_path):
     ]
 
 
+def custom_call_lines(sweep_json):
+    """One kernel per layer (`benchmarks/results/custom_call.json`), if it was measured."""
+    results, path = _read_next_to(sweep_json, CUSTOM_CALL_NAME)
+    if not results:
+        return []
+    m = results["machine"]
+    variants = list(next(iter(results["log_prob_ms"].values())))
+    table = []
+    for d, ms in results["log_prob_ms"].items():
+        base = ms[variants[-1]]
+        difference = results["relative_difference"][d]
+        layer = results["layer_ns_per_element"][d]
+        table.append((d, *(f"{ms[v]:.2f} ms ({ms[v] / base:.2f}×)" for v in variants),
+                      f"{difference['float32']:.0e} / {difference['float64']:.0e}",
+                      *(f"{ns:.1f}" for ns in layer.values())))
+    layer_names = list(next(iter(results["layer_ns_per_element"].values())))
+    return [
+        "One kernel per layer, measured: the fold's and the gating's forward each as one "
+        "hand-written loop over the folded elements (`benchmarks/fold_kernel.cc`, built by "
+        "g++ with glibc's vector `exp` and `log`, one thread), called from the compiled "
+        "`log_prob` as XLA custom calls in place of `fold_math`'s two functions "
+        "(`benchmarks/custom_call.py`; forward only). `log_prob` at batch "
+        f"{results['log_prob_batch']:,} under XLA, timed interleaved in one process. Command "
+        f"`{results['command']}`, commit {m['git_commit']}, date {m['date']}, load average "
+        f"{results['load_average_start']} at start, {results['load_average_end']} at end, "
+        f"other processes {results['other_processes_cores']} cores; raw results `{path}`.",
+        "",
+        *_md_table(("d", *variants, "largest relative difference, float32 / float64",
+                    *(f"ns per folded element and layer: {n}" for n in layer_names)), table),
+        "",
+    ]
+
+
 def depth_lines(results, json_path):
     """The section of a sweep whose RAD has another depth (`--sweep --rad-layers L`)."""
     layers = results["settings"]["rad_layers"]
@@ -355,7 +389,8 @@ def markdown_lines(results, json_path):
     profile = _profile_lines(results)
     if profile:
         lines += ["Where RAD's time goes at the largest dimension:", "", *profile, ""]
-    return lines + ablation_lines(json_path) + arithmetic_lines(json_path, s["num_layers"]) + FINDINGS
+    return (lines + ablation_lines(json_path) + arithmetic_lines(json_path, s["num_layers"])
+            + custom_call_lines(json_path) + FINDINGS)
 
 
 DEPTH_FINDINGS = {4: [  # by RAD's number of layers
