@@ -2,9 +2,10 @@
 
 The lever of issue 16 that XLA's fusion cannot reach: the fold's and the gating's forward
 each as one hand-written loop over the folded elements (`benchmarks/fold_kernel.cc`,
-vectorized by g++ with glibc's vector `exp` and `log`), called from the compiled program
-as an XLA:CPU custom call (`XlaCustomCallV2`; the targets are registered in XLA's
-registry, which TensorFlow's `libtensorflow_cc` exports). `fold` and `log_gating` below
+vectorized by g++ with glibc's vector `exp` and `log`, its blocks shared among the cores
+by OpenMP), called from the compiled program as an XLA:CPU custom call
+(`XlaCustomCallV2`; the targets are registered in XLA's registry, which TensorFlow's
+`libtensorflow_cc` exports). `fold` and `log_gating` below
 stand in for `fold_math.fused_fold` and `fold_math.fused_log_gating` with the same
 arguments and results, forward only: a program that differentiates them fails ("no
 gradient defined").
@@ -53,12 +54,12 @@ def load():
     # -ffast-math lets g++ call glibc's vector exp and log. Compiled and linked apart: a
     # library linked with -ffast-math would set the processor to flush subnormal numbers
     # to zero in the whole process when loaded (gcc's crtfastmath), and change other code.
-    subprocess.run([compiler, "-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC",
+    subprocess.run([compiler, "-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC",
                     "-c", KERNEL_SOURCE, "-o", os.path.join(directory, "fold_kernel.o")],
                    check=True)
-    subprocess.run([compiler, "-shared", os.path.join(directory, "fold_kernel.o"), "-o", library,
-                    f"-L{tf_lib}", "-l:libtensorflow_cc.so.2", f"-Wl,-rpath,{tf_lib}"],
-                   check=True)
+    subprocess.run([compiler, "-shared", "-fopenmp", os.path.join(directory, "fold_kernel.o"),
+                    "-o", library, f"-L{tf_lib}", "-l:libtensorflow_cc.so.2",
+                    f"-Wl,-rpath,{tf_lib}"], check=True)
     ctypes.CDLL(library).rad_register_custom_calls()
     return library
 

@@ -1,7 +1,8 @@
 // The fold's and the gating's forward, each one loop over the folded elements, as XLA:CPU
 // custom calls: the lever "one kernel per layer" of issue 16, measured by
 // `python -m benchmarks.custom_call`. Not part of the library: forward only (no gradient),
-// built with -ffast-math, one thread.
+// built with -ffast-math; the blocks are shared among the machine's cores (OpenMP), as
+// XLA shares its loops among them.
 //
 // The formulas are those of `tfp_rad/fold_math.py` (`fused_fold`, `fused_log_gating`;
 // rad-math sections 2 and 3), per folded element with raw parameters c_0..c_9:
@@ -46,7 +47,7 @@ constexpr double kSine[kSineTerms] = {
     2.5714184601864403e-16};
 
 // Elements per block: each block's ten raw columns are first copied side by side, so
-// that the vectorized loop reads them with unit stride.
+// that the vectorized loop reads them with unit stride; the cores share the blocks.
 constexpr int64_t kBlock = 64;
 
 template <typename T>
@@ -70,6 +71,7 @@ void fold_forward(void* out, const void** in) {
   T* log_q_plus = static_cast<T*>(results[4]);
   T* log_q_minus = static_cast<T*>(results[5]);
   const T floor = min_p / T(3), scale = T(1) - min_p;
+#pragma omp parallel for schedule(static)
   for (int64_t start = 0; start < m; start += kBlock) {
     const int64_t count = m - start < kBlock ? m - start : kBlock;
     T c[10][kBlock];
@@ -130,22 +132,26 @@ void log_gating_forward(void* out, const void** in) {
   const T* lm = static_cast<const T*>(in[4]);
   const int64_t m = *static_cast<const int64_t*>(in[5]);
   T* log_prob = static_cast<T*>(out);
+#pragma omp parallel for schedule(static)
+  for (int64_t start = 0; start < m; start += kBlock) {
+    const int64_t stop = m - start < kBlock ? m : start + kBlock;
 #pragma omp simd
-  for (int64_t i = 0; i < m; ++i) {
-    const T w = std::fmin(std::fmax(v[i], T(-1)), T(1));
-    const T t = w * w;
-    T sum = T(kSine[kSineTerms - 1]);
-    for (int j = kSineTerms - 2; j >= 0; --j) sum = T(kSine[j]) + t * sum;
-    const T sine = w * sum;
-    const T free = T(1) - sine * sine;
-    const T plus = T(0.5) * (T(1) + sine), minus = T(0.5) * (T(1) - sine);
-    const T l0 = free * s[3 * i] + plus * lp[3 * i] + minus * lm[3 * i];
-    const T l1 = free * s[3 * i + 1] + plus * lp[3 * i + 1] + minus * lm[3 * i + 1];
-    const T l2 = free * s[3 * i + 2] + plus * lp[3 * i + 2] + minus * lm[3 * i + 2];
-    const T top = std::fmax(std::fmax(l0, l1), l2);
-    const T total = std::exp(l0 - top) + std::exp(l1 - top) + std::exp(l2 - top);
-    const T chosen = k[i] == 0 ? l0 : (k[i] == 1 ? l1 : l2);
-    log_prob[i] = std::fabs(v[i]) <= T(1) ? chosen - top - std::log(total) : T(0);
+    for (int64_t i = start; i < stop; ++i) {
+      const T w = std::fmin(std::fmax(v[i], T(-1)), T(1));
+      const T t = w * w;
+      T sum = T(kSine[kSineTerms - 1]);
+      for (int j = kSineTerms - 2; j >= 0; --j) sum = T(kSine[j]) + t * sum;
+      const T sine = w * sum;
+      const T free = T(1) - sine * sine;
+      const T plus = T(0.5) * (T(1) + sine), minus = T(0.5) * (T(1) - sine);
+      const T l0 = free * s[3 * i] + plus * lp[3 * i] + minus * lm[3 * i];
+      const T l1 = free * s[3 * i + 1] + plus * lp[3 * i + 1] + minus * lm[3 * i + 1];
+      const T l2 = free * s[3 * i + 2] + plus * lp[3 * i + 2] + minus * lm[3 * i + 2];
+      const T top = std::fmax(std::fmax(l0, l1), l2);
+      const T total = std::exp(l0 - top) + std::exp(l1 - top) + std::exp(l2 - top);
+      const T chosen = k[i] == 0 ? l0 : (k[i] == 1 ? l1 : l2);
+      log_prob[i] = std::fabs(v[i]) <= T(1) ? chosen - top - std::log(total) : T(0);
+    }
   }
 }
 
