@@ -17,6 +17,10 @@ def add_parser(subparsers):
     parser.add_argument(
         "--problems", nargs="+", default=list(highdim.PROBLEMS), choices=highdim.PROBLEMS
     )
+    parser.add_argument(
+        "--models", nargs="+", default=list(highdim.MODELS), choices=highdim.MODELS,
+        help="the models to train (default: all)",
+    )
     parser.add_argument("--seeds", nargs="+", type=arguments.seed, default=[0, 1, 2])
     parser.add_argument("--output", default=highdim.DEFAULT_OUTPUT)
     parser.add_argument(
@@ -32,11 +36,13 @@ def run(args):
     from tfp_rad.experiments.run_store import RunStoreError
 
     command = "tfp-rad highdim " + " ".join(
-        ["--problems", *args.problems, "--seeds", *map(str, args.seeds), "--output",
-         shlex.quote(args.output), *(["--steps", str(args.steps)] if args.steps else [])])
+        ["--problems", *args.problems, "--models", *args.models, "--seeds",
+         *map(str, args.seeds), "--output", shlex.quote(args.output),
+         *(["--steps", str(args.steps)] if args.steps else [])])
     try:
         path = highdim.run(
-            args.output, args.problems, args.seeds, args.steps, command, args.verbose
+            args.output, args.problems, args.seeds, args.steps, command, args.verbose,
+            models=args.models,
         )
     except RunStoreError as error:
         raise arguments.UserError(str(error)) from None

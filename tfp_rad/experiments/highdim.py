@@ -171,20 +171,26 @@ def fit_baselines(problem, seed):
 
 
 def run(output=DEFAULT_OUTPUT, problems=PROBLEMS, seeds=(0, 1, 2), steps=None, command=None,
-        verbose=0):
+        verbose=0, models=MODELS):
     """Runs every missing (problem, model, seed) and rewrites the table; returns its path.
 
-    `steps` (a smoke test's) replaces every problem's maximum number of steps; the runs
-    record their settings, so a table never silently mixes runs of other settings: runs
-    of another `steps` in `output` raise `RunStoreError`. `verbose` is Keras's, per run;
-    the progress over runs is always shown (`run_store.train_pending`).
+    `models` are names of `MODELS` (default all). `steps` (a smoke test's) replaces every
+    problem's maximum number of steps; the runs record their settings, so a table never
+    silently mixes runs of other settings: runs of another `steps` in `output` raise
+    `RunStoreError`. `verbose` is Keras's, per run; the progress over runs is always
+    shown (`run_store.train_pending`).
+
+    Raises:
+      RunStoreError (a `ValueError`): for no or an unknown problem or model name, a bad
+        seed, or runs of another `steps` in `output`.
     """
     problems = protocol.unique_names(problems, PROBLEMS, "problem")
+    models = protocol.unique_names(models, MODELS, "model")
     seeds = protocol.unique_seeds(seeds)
     plan = [
         {"problem": p, "model": m, "seed": s, "batch_size": SETTINGS[p]["batch_size"],
          "steps": SETTINGS[p]["steps"] if steps is None else steps}
-        for p in problems for s in seeds for m in MODELS
+        for p in problems for s in seeds for m in models
     ]
     for config in plan:
         _check_steps(run_store.run_path(output, config), config)
@@ -238,31 +244,6 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     """Writes `<output>/table.md` from the run and baselines JSONs; returns its path."""
     records = _load(output)
     baseline_records = _load_baselines(output)
-    rows = []
-    for problem in PROBLEMS:
-        by_model = _by_model(records, problem, EQUAL_COUNT_MODELS)
-        if not any(by_model.values()):
-            continue
-
-        def column(key, models=EQUAL_COUNT_MODELS):
-            return [tables.mean_std([r[key] for r in by_model[m] if key in r]) for m in models]
-
-        rows.append([
-            problem,
-            *column("test_log_likelihood"),
-            *(tables.mean_std(_paired_differences(by_model, m)) for m in RAD_MODELS),
-            *column("oracle_test_log_likelihood", ["rad"]),
-            *column("test_bits_per_dim"),
-            " / ".join(", ".join(sorted({str(r["parameters"]) for r in by_model[m]}))
-                       for m in EQUAL_COUNT_MODELS),
-            " / ".join(", ".join(str(r["steps_run"]) for r in by_model[m])
-                       for m in EQUAL_COUNT_MODELS),
-        ])
-    names = [MODEL_NAMES[m] for m in EQUAL_COUNT_MODELS]
-    header = ["problem", *(f"{n} test LL" for n in names),
-              *(f"{MODEL_NAMES[m]} − Real NVP" for m in RAD_MODELS), "oracle test LL",
-              *(f"{n} bits/dim" for n in names), "parameters " + " / ".join(names),
-              "steps run (per seed) " + " / ".join(names)]
     lines = [
         "# RAD vs Real NVP beyond 2-D: a 16-D Gaussian mixture and 64-D digits",
         "",
@@ -279,8 +260,7 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
         + ", ".join(f"{r['config']['problem']}/{r['config']['model']}/seed{r['config']['seed']}"
                     f" {r['wall_seconds']:.0f}" for r in records),
         "",
-        *tables.markdown_table(header, rows),
-        "",
+        *_equal_count_lines(records),
         *_cost_lines(records),
         *_spread_lines(records),
         *_baselines_lines(records, baseline_records),
@@ -288,6 +268,51 @@ def write_table(output=DEFAULT_OUTPUT, command=None):
     path = os.path.join(output, tables.TABLE_FILE)
     run_store.write_text_atomically(path, "\n".join(lines))
     return path
+
+
+def _equal_count_lines(records):
+    """The markdown lines of the table of the equal-count models with runs (none without).
+
+    A column per such model, a row per problem with runs of them: test log-likelihoods,
+    each RAD model's minus Real NVP's (per seed; when both have runs), the oracle's (per
+    seed, on the test points that every model of the seed shares), bits per dimension,
+    parameter counts and steps run; `—` where a model has no runs on the problem.
+    """
+    models = tables.present(records, "model", EQUAL_COUNT_MODELS)
+    if not models:
+        return []
+    differenced = [m for m in RAD_MODELS if m in models and "real_nvp" in models]
+    rows = []
+    for problem in PROBLEMS:
+        by_model = _by_model(records, problem, models)
+        if not any(by_model.values()):
+            continue
+
+        def column(key):
+            return [tables.mean_std([r[key] for r in by_model[m] if key in r]) for m in models]
+
+        def joined(cells):
+            """`cells(runs)` of each model, joined; `—` for a model without runs."""
+            return " / ".join(", ".join(cells(by_model[m])) or "—" for m in models)
+
+        oracle = {r["config"]["seed"]: r["oracle_test_log_likelihood"]
+                  for runs in by_model.values() for r in runs
+                  if "oracle_test_log_likelihood" in r}
+        rows.append([
+            problem,
+            *column("test_log_likelihood"),
+            *(tables.mean_std(_paired_differences(by_model, m)) for m in differenced),
+            tables.mean_std([oracle[seed] for seed in sorted(oracle)]),
+            *column("test_bits_per_dim"),
+            joined(lambda runs: sorted({str(r["parameters"]) for r in runs})),
+            joined(lambda runs: [str(r["steps_run"]) for r in runs]),
+        ])
+    names = [MODEL_NAMES[m] for m in models]
+    header = ["problem", *(f"{n} test LL" for n in names),
+              *(f"{MODEL_NAMES[m]} − Real NVP" for m in differenced), "oracle test LL",
+              *(f"{n} bits/dim" for n in names), "parameters " + " / ".join(names),
+              "steps run (per seed) " + " / ".join(names)]
+    return [*tables.markdown_table(header, rows), ""]
 
 
 def _by_model(records, problem, models):
