@@ -173,11 +173,13 @@ def main(argv=None):
 
     from benchmarks import machine, report, sweep
     from tfp_rad.models import RADFlow
+    from tfp_rad.rad_distribution import DEFAULT_LOG_PROB_BLOCK_SIZE
 
     load()
     results = {"command": " ".join(["python -m benchmarks.custom_call", *argv]),
                "machine": machine.info(), "load_average_start": machine.load_average(),
-               "log_prob_batch": LOG_PROB_BATCH, "relative_difference": {}, "log_prob_ms": {},
+               "log_prob_batch": LOG_PROB_BATCH, "block_points": DEFAULT_LOG_PROB_BLOCK_SIZE,
+               "relative_difference": {}, "log_prob_ms": {},
                "layer_ns_per_element": {}}
     other = machine.OtherLoad().start()
     for dimension in args.dimensions:

@@ -77,3 +77,28 @@ def test_loading_the_kernels_leaves_subnormal_numbers_alone():
     custom_call.load()
     tiny = np.float64(np.finfo(np.float64).tiny)
     assert tiny / 2 > 0  # a library linked with -ffast-math would flush it to 0
+
+
+def test_the_performance_page_renders_the_measured_figures(tmp_path):
+    import json
+
+    from benchmarks import sweep_report
+
+    results = {
+        "command": "python -m benchmarks.custom_call", "log_prob_batch": 20000,
+        "block_points": 4096, "machine": {"git_commit": "abc1234", "date": "today"},
+        "load_average_start": [1.0], "load_average_end": [1.1], "other_processes_cores": 0.0,
+        "relative_difference": {"16": {"float32": 1.5e-06, "float64": 2.2e-15}},
+        "log_prob_ms": {"16": {"RAD": 42.0, "RAD, custom calls": 36.0,
+                               "RAD, fold and gating arithmetic removed": 20.0,
+                               "Real NVP": 8.0}},
+        "layer_ns_per_element": {"16": {"one block, XLA": 44.6, "one block, custom calls": 26.0,
+                                        "in log_prob, XLA": 23.3,
+                                        "in log_prob, custom calls": 18.2}},
+    }
+    (tmp_path / sweep_report.CUSTOM_CALL_NAME).write_text(json.dumps(results))
+    lines = sweep_report.custom_call_lines(str(tmp_path / "sweep.json"))
+    assert ("| 16 | 42.00 ms (5.25×) | 36.00 ms (4.50×) | 20.00 ms (2.50×) | 8.00 ms (1.00×) "
+            "| 2e-06 / 2e-15 | 44.6 | 26.0 | 23.3 | 18.2 |") in lines
+    assert "(4,096 points)" in lines[0] and "commit abc1234" in lines[0]
+    assert sweep_report.custom_call_lines(str(tmp_path / "elsewhere" / "sweep.json")) == []
