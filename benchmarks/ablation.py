@@ -72,15 +72,7 @@ def _forward_backward(model, x):
 
     from benchmarks import steps
 
-    variables = model.trainable_variables
-
-    @tf.function(jit_compile=True)
-    def forward_backward():
-        with tf.GradientTape() as tape:
-            loss = steps.nll(model, x)
-        return tape.gradient(loss, variables, unconnected_gradients="zero")
-
-    return forward_backward
+    return tf.function(steps.forward_backward_fn(model, x), jit_compile=True)
 
 
 def log_prob_program(model, x):

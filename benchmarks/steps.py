@@ -17,6 +17,19 @@ def nll(model, x):
     return -tf.reduce_mean(model(x))
 
 
+def forward_backward_fn(model, x):
+    """`() -> gradients` of the mean NLL of batch `x` for every trainable variable of
+    `model`: a step without the optimizer's update (plain Python: eager unless wrapped)."""
+    variables = model.trainable_variables
+
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            loss = nll(model, x)
+        return tape.gradient(loss, variables, unconnected_gradients="zero")
+
+    return forward_backward
+
+
 def train_step_fn(model):
     """`step(x) -> loss`: one Adam step on batch `x` (plain Python: eager unless wrapped)."""
     variables = model.trainable_variables

@@ -85,22 +85,6 @@ def trace(fn, log_dir):
     return {g: round(ms[g], 3) for g in GROUPS}, {g: counts[g] for g in GROUPS}
 
 
-def _forward_backward(model, x):
-    """`() -> gradients` of the mean NLL of `x` for every trainable variable of `model`."""
-    import tensorflow as tf
-
-    from benchmarks import steps
-
-    variables = model.trainable_variables
-
-    def forward_backward():
-        with tf.GradientTape() as tape:
-            loss = steps.nll(model, x)
-        return tape.gradient(loss, variables, unconnected_gradients="zero")
-
-    return forward_backward
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.xla_trace",
                                      description=__doc__.splitlines()[0])
@@ -110,7 +94,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from benchmarks import machine, report, sweep
+    from benchmarks import machine, report, steps, sweep
 
     models = sweep.make_models(args.dimension)
     x = tf.constant(sweep.points(args.dimension, 500, seed=2))
@@ -118,7 +102,7 @@ def main(argv=None):
                "machine": machine.info(), "load_average_start": machine.load_average(),
                "calls": CALLS, "models": {}}
     for name, model in models.items():
-        fn = tf.function(_forward_backward(model, x), jit_compile=True)
+        fn = tf.function(steps.forward_backward_fn(model, x), jit_compile=True)
         fn()
         start = time.perf_counter()
         for _ in range(CALLS):
