@@ -21,7 +21,9 @@ At each dimension, in one process, under XLA at batch 20,000 (the sweep's models
   elements (n the sweep model's), compiled by XLA and as the custom calls, in ns per
   folded element;
 - the same per folded element and layer inside `log_prob`: the time RAD's `log_prob` takes
-  beyond the stand-ins', over its `20,000 n L` folded elements (L layers).
+  beyond the stand-ins', over its `20,000 n L` folded elements (L layers);
+- the kernels of the three RAD programs under TensorFlow's profiler, by HLO opcode
+  (`kernel_times`).
 
 Writes `benchmarks/results/custom_call.json`.
 """
@@ -131,6 +133,37 @@ def log_prob_times(dimension, repeats):
     return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
 
 
+def kernel_times(dimension):
+    """`{variant: {opcode: ms}}`: the kernels (thunks) of RAD's `log_prob` programs per call.
+
+    For RAD, RAD with the custom calls and RAD with the stand-ins at batch
+    `LOG_PROB_BATCH`, under TensorFlow's profiler (`xla_trace.thunk_times`), summed by the
+    HLO opcode each kernel runs (`fusion`, `custom-call`, `dot`, ...). Kernels that run at
+    once on both cores add up, so a total can exceed the call's wall time.
+    """
+    import collections
+
+    import tensorflow as tf
+
+    from benchmarks import ablation, sweep, xla_trace
+
+    x = tf.constant(sweep.points(dimension, LOG_PROB_BATCH, seed=2))
+    patches = {VARIANTS[0]: (None, None), VARIANTS[1]: (fold, log_gating),
+               VARIANTS[2]: (ablation.stand_in_fold, ablation.stand_in_gating)}
+    out = {}
+    for name, patch in patches.items():
+        fn = ablation.traced(
+            ablation.log_prob_program(sweep.make_models(dimension)[sweep.RAD], x), *patch)
+        instructions = xla_trace.hlo_instructions(
+            fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
+        ms = collections.Counter()
+        for thunk, time_ms in xla_trace.thunk_times(fn, tempfile.mkdtemp()).items():
+            if thunk in instructions:
+                ms[instructions[thunk][0]] += time_ms
+        out[name] = {opcode: round(t, 2) for opcode, t in ms.most_common() if t >= 0.05}
+    return out
+
+
 def layer_times(folded, repeats):
     """ns per folded element of one layer's fold and gating forward, XLA and custom calls."""
     import statistics
@@ -200,13 +233,17 @@ def main(argv=None):
                               ("in log_prob, custom calls", VARIANTS[1])):
             layer[name] = round(1e6 * (ms[variant] - ms[VARIANTS[2]]) / elements, 2)
         results["layer_ns_per_element"][dimension] = layer
+        kernels = kernel_times(dimension)
+        results.setdefault("kernel_ms", {})[dimension] = kernels
         base = ms[VARIANTS[3]]
         print(f"d={dimension}: log_prob at batch {LOG_PROB_BATCH}: " + "; ".join(
             f"{k} {v:.2f} ms ({v / base:.2f}x Real NVP)" for k, v in ms.items())
             + f". Largest relative difference with the custom calls: float32 "
             f"{difference['float32']:.1e}, float64 {difference['float64']:.1e}. One layer's fold "
             f"and gating forward (n={folded}): " + ", ".join(
-                f"{k} {v:.2f} ns per element" for k, v in layer.items()), flush=True)
+                f"{k} {v:.2f} ns per element" for k, v in layer.items()) + ". Kernel ms per "
+            "call: " + "; ".join(f"{name} " + ", ".join(f"{op} {t:.1f}" for op, t in ms.items())
+                                 for name, ms in kernels.items()), flush=True)
     report.write_results(results, "custom_call.json", other)
 
 

@@ -367,6 +367,13 @@ def custom_call_lines(sweep_json):
         *_md_table(("d", *variants, "largest relative difference, float32 / float64",
                     *layer_names), table),
         "",
+        *(f"- d={d}: kernel time under TensorFlow's profiler, ms per `log_prob` summed over "
+          "both cores (a custom call counts once, its loop runs on both), by HLO opcode: "
+          + "; ".join(
+              f"{name} " + ", ".join(f"{op} {t:.1f}" for op, t in ms.items())
+              + f" ({sum(ms.values()):.1f} in all)" for name, ms in kernels.items())
+          for d, kernels in results.get("kernel_ms", {}).items()),
+        "",
     ]
 
 
@@ -521,19 +528,20 @@ FINDINGS = [
     "the table before these points; forward only, in `log_prob`). XLA:CPU runs a "
     "hand-written loop registered as a custom call, and TensorFlow exports XLA's registry, "
     "so the lever can be built with g++ at run time. Alone, on one block of points, the "
-    "loops compute one layer's fold and gating 1.7-1.9× faster than XLA's fused loops at "
-    "16-D and 64-D (26 and 18 ns per folded element against 45 and 34). Inside `log_prob` "
-    "most of the gain is gone: 18 against 23 ns at 16-D, none at 64-D (12.6 against "
-    "11.6); RAD's "
-    "`log_prob` went from 4.79× to 4.24× Real NVP's at 16-D and from 4.89× to 5.08× at "
-    "64-D (and from 2.75× to 3.09× at 2-D). A custom call is a wall in XLA's fusion: its "
-    "operands (the conditioner's ten outputs per element) are written out in full for it "
-    "and its results read back by the gating network and the gating loop; that is the "
-    "likely cost, not profiled. And the "
-    "stand-ins, with no fold or gating arithmetic at all, are 2.3× and 2.7× Real NVP's "
-    "`log_prob` in the same run: no fold kernel can bring the 2.5× target within reach at "
-    "six layers and equal parameter count. A backward kernel was not written; the "
-    "training step is bounded the same way (1.2-1.6×, the ablation).",
+    "loops compute one layer's fold and gating 1.6-1.8× faster than XLA's fused loops at "
+    "16-D and 64-D. Inside `log_prob` the gain shrinks at 16-D and is gone at 64-D: over "
+    "three runs on a quiet machine (the table's is the last), RAD's `log_prob` went from "
+    "4.79×, 4.81×, 4.61× Real NVP's to 4.24×, 4.33×, 3.89× at 16-D and from 4.89×, 4.19×, "
+    "4.32× to 5.08×, 4.16×, 4.29× at 64-D (and rose at 2-D, 2.73-2.89× to 3.03-3.30×). "
+    "The profiler shows why at 64-D: the custom calls take 45.6 ms of a 112-ms call, each "
+    "working on both cores; XLA's fold and gating loops take about 90 ms of kernel time "
+    "(131.4 ms of fused loops against the stand-ins' 41.5), and XLA runs its kernels on "
+    "both cores at once (173 ms of kernel time in a 113-ms call), so they take about as "
+    "long. And the stand-ins, with no fold or gating "
+    "arithmetic at all, are 2.3× Real NVP's `log_prob` at 16-D and at 64-D in the same run: "
+    "no fold kernel can bring the 2.5× target within reach at six layers and equal "
+    "parameter count. A backward kernel was not written; the training step is bounded "
+    "the same way (1.2-1.6×, the ablation).",
     "- **At 2-D, steps per call matter.** With 50 steps per call (what "
     "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "
     "Real NVP's (0.77-0.80× in the last two sweeps); with Keras's default of one step per "

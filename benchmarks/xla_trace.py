@@ -34,7 +34,8 @@ def hlo_instructions(hlo_text):
     """`{name: (opcode, op_name)}` of the optimized HLO's instructions."""
     out = {}
     for line in hlo_text.splitlines():
-        match = re.match(r"\s+%?([\w.\-]+) = \S+ ([\w\-]+)\(", line)
+        # The shape is one array type or a tuple of them (multi-output fusions, custom calls).
+        match = re.match(r"\s+(?:ROOT )?%?([\w.\-]+) = (?:\(.*?\)|\S+) ([\w\-]+)\(", line)
         if match:
             op_name = re.search(r'op_name="([^"]*)"', line)
             out[match.group(1)] = (match.group(2), op_name.group(1) if op_name else "")

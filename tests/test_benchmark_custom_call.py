@@ -95,10 +95,29 @@ def test_the_performance_page_renders_the_measured_figures(tmp_path):
         "layer_ns_per_element": {"16": {"one block, XLA": 44.6, "one block, custom calls": 26.0,
                                         "in log_prob, XLA": 23.3,
                                         "in log_prob, custom calls": 18.2}},
+        "kernel_ms": {"16": {"RAD": {"fusion": 51.5, "dot": 16.0}}},
     }
     (tmp_path / sweep_report.CUSTOM_CALL_NAME).write_text(json.dumps(results))
     lines = sweep_report.custom_call_lines(str(tmp_path / "sweep.json"))
     assert ("| 16 | 42.00 ms (5.25×) | 36.00 ms (4.50×) | 20.00 ms (2.50×) | 8.00 ms (1.00×) "
             "| 2e-06 / 2e-15 | 44.6 | 26.0 | 23.3 | 18.2 |") in lines
     assert "(4,096 points)" in lines[0] and "commit abc1234" in lines[0]
+    assert any(line.startswith("- d=16: kernel time") and "RAD fusion 51.5, dot 16.0 (67.5 in all)"
+               in line for line in lines)
     assert sweep_report.custom_call_lines(str(tmp_path / "elsewhere" / "sweep.json")) == []
+
+
+def test_hlo_instructions_reads_tuple_shaped_instructions():
+    from benchmarks import xla_trace
+
+    hlo = (
+        "ENTRY %main {\n"
+        "  %p = f32[4,8]{1,0} parameter(0)\n"
+        "  %XlaCustomCallV2.56 = (f32[4,8]{1,0}, s32[4,8]{1,0}, /*index=5*/f32[4,8,3]{2,1,0}) "
+        "custom-call(%p), custom_call_target=\"rad_fold_f32\"\n"
+        "  ROOT %fusion.1 = (f32[4]{0}, f32[4]{0}) fusion(%p), kind=kLoop, "
+        "metadata={op_name=\"rad/conditioner/dense\"}\n"
+        "}\n")
+    assert xla_trace.hlo_instructions(hlo) == {
+        "p": ("parameter", ""), "XlaCustomCallV2.56": ("custom-call", ""),
+        "fusion.1": ("fusion", "rad/conditioner/dense")}
