@@ -113,6 +113,17 @@ def largest_relative_difference(model, x):
     return float(np.max(np.abs(custom - reference) / np.abs(reference)))
 
 
+def _rad_programs(dimension, x):
+    """`{variant: compiled log_prob of x}` for RAD, with the custom calls, with the stand-ins."""
+    from benchmarks import ablation, sweep
+
+    patches = {VARIANTS[0]: (None, None), VARIANTS[1]: (fold, log_gating),
+               VARIANTS[2]: (ablation.stand_in_fold, ablation.stand_in_gating)}
+    return {name: ablation.traced(
+        ablation.log_prob_program(sweep.make_models(dimension)[sweep.RAD], x), *patch)
+        for name, patch in patches.items()}
+
+
 def log_prob_times(dimension, repeats):
     """`{variant: ms}` of `log_prob` at batch `LOG_PROB_BATCH`, timed interleaved."""
     import statistics
@@ -122,13 +133,9 @@ def log_prob_times(dimension, repeats):
     from benchmarks import ablation, sweep, timing
 
     x = tf.constant(sweep.points(dimension, LOG_PROB_BATCH, seed=2))
-    models = sweep.make_models(dimension)
-    patches = {VARIANTS[0]: (None, None), VARIANTS[1]: (fold, log_gating),
-               VARIANTS[2]: (ablation.stand_in_fold, ablation.stand_in_gating)}
-    fns = {name: ablation.traced(
-        ablation.log_prob_program(sweep.make_models(dimension)[sweep.RAD], x), *patch)
-        for name, patch in patches.items()}
-    fns[VARIANTS[3]] = ablation.traced(ablation.log_prob_program(models[sweep.REAL_NVP], x))
+    fns = _rad_programs(dimension, x)
+    fns[VARIANTS[3]] = ablation.traced(
+        ablation.log_prob_program(sweep.make_models(dimension)[sweep.REAL_NVP], x))
     samples = timing.interleaved(fns, repeats)
     return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
 
@@ -145,15 +152,11 @@ def kernel_times(dimension):
 
     import tensorflow as tf
 
-    from benchmarks import ablation, sweep, xla_trace
+    from benchmarks import sweep, xla_trace
 
     x = tf.constant(sweep.points(dimension, LOG_PROB_BATCH, seed=2))
-    patches = {VARIANTS[0]: (None, None), VARIANTS[1]: (fold, log_gating),
-               VARIANTS[2]: (ablation.stand_in_fold, ablation.stand_in_gating)}
     out = {}
-    for name, patch in patches.items():
-        fn = ablation.traced(
-            ablation.log_prob_program(sweep.make_models(dimension)[sweep.RAD], x), *patch)
+    for name, fn in _rad_programs(dimension, x).items():
         instructions = xla_trace.hlo_instructions(
             fn.experimental_get_compiler_ir()(stage="optimized_hlo"))
         ms = collections.Counter()
