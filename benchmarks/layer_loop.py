@@ -33,6 +33,8 @@ for each: the trace (`get_concrete_function`), the first call (conversion to HLO
 passes and code generation, one call), the instructions of the program before and after
 XLA's passes, and a call's time (median of interleaved samples). Compile is trace + first
 call - one call, as the sweep's compile figure is the first `fit` call's excess.
+And `log_prob` at batch 20,000 under XLA (as in the sweep): RAD's, the loop's in RAD's
+blocks of points, and Real NVP's, timed interleaved.
 Writes `benchmarks/results/layer_loop.json`.
 """
 
@@ -46,6 +48,8 @@ CALLS = 10
 VARIANTS = ("RAD", "RAD, one loop, its variables", "RAD, one loop, stacked variables",
             "Real NVP")
 PROGRAMS = ("step", "forward+backward")
+LOG_PROB_BATCH = 20_000
+LOOP_LOG_PROB = "RAD, one loop"
 # Per layer, in this order: the conditioner's hidden kernel and bias, output kernel and
 # bias, the scaled tanh's scale; the gating's hidden kernel and bias, output kernel and bias.
 GATING_INPUT_KERNEL = 5
@@ -287,6 +291,39 @@ def measure(dimension, repeats):
     return nested
 
 
+def log_prob_times(dimension, repeats):
+    """`{RAD, RAD in one loop, Real NVP: ms}` of `log_prob` at batch `LOG_PROB_BATCH` (XLA).
+
+    The loop reads the model's weights stacked (at inference the variables' layout does
+    not matter) and runs in RAD's blocks of points (`rad_distribution.in_blocks`),
+    timed interleaved with RAD's and Real NVP's `log_prob`.
+    """
+    import statistics
+
+    import tensorflow as tf
+
+    from benchmarks import ablation, sweep, timing
+    from tfp_rad.rad_distribution import DEFAULT_LOG_PROB_BLOCK_SIZE, in_blocks
+
+    x = tf.constant(sweep.points(dimension, LOG_PROB_BATCH, seed=2))
+    models = sweep.make_models(dimension)
+    rad = models[sweep.RAD]
+    constants = fold_constants(rad)
+
+    @tf.function(jit_compile=True)
+    def looped():
+        stacks = stacked_weights(layer_weights(rad))
+        return in_blocks(lambda block: looped_log_prob(stacks, block, *constants), x,
+                         DEFAULT_LOG_PROB_BLOCK_SIZE)
+
+    fns = {VARIANTS[0]: ablation.log_prob_program(rad, x), LOOP_LOG_PROB: looped,
+           VARIANTS[3]: ablation.log_prob_program(models[sweep.REAL_NVP], x)}
+    for fn in fns.values():
+        timing.block(fn())
+    samples = timing.interleaved(fns, repeats)
+    return {name: round(1e3 * statistics.median(s), 3) for name, s in samples.items()}
+
+
 def warm_up():
     """Builds and calls every variant's programs once at d = 2, and discards them.
 
@@ -317,7 +354,8 @@ def main(argv=None):
 
     results = {"command": " ".join(["python -m benchmarks.layer_loop", *argv]),
                "machine": machine.info(), "load_average_start": machine.load_average(),
-               "batch": BATCH, "relative_difference": {}, "programs": {}}
+               "batch": BATCH, "log_prob_batch": LOG_PROB_BATCH, "relative_difference": {},
+               "programs": {}, "log_prob_ms": {}}
     other = machine.OtherLoad().start()
     warm_up()
     for dimension in args.dimensions:
@@ -329,8 +367,11 @@ def main(argv=None):
             for dtype in ("float32", "float64")}
         figures = measure(dimension, args.repeats)
         results["programs"][dimension] = figures
+        results["log_prob_ms"][dimension] = log_prob_times(dimension, args.repeats)
         print(f"d={dimension}: largest relative difference of the loop's log_prob: " + ", ".join(
             f"{k} {v:.1e}" for k, v in results["relative_difference"][dimension].items()))
+        print(f"  log_prob at batch {LOG_PROB_BATCH}: " + "; ".join(
+            f"{name} {ms:.2f} ms" for name, ms in results["log_prob_ms"][dimension].items()))
         for program in PROGRAMS:
             base = figures[VARIANTS[3]][program]
             print(f"  {program}: " + "; ".join(

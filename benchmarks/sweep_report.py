@@ -418,6 +418,12 @@ def layer_loop_lines(sweep_json):
                     "Adam step: trace / first call", "Adam step: HLO instructions, before → "
                     "after XLA's passes", "Adam step", "forward+backward"), table),
         "",
+        *(f"- d={d}: `log_prob` at batch {results['log_prob_batch']:,} (XLA, in RAD's "
+          "blocks of points): " + ", ".join(
+              f"{name} {ms:.2f} ms ({ms / times['Real NVP']:.2f}×)"
+              for name, ms in times.items())
+          for d, times in results.get("log_prob_ms", {}).items()),
+        "",
     ]
 
 
@@ -567,7 +573,9 @@ FINDINGS = [
     "same count the step targets are at the edge and the `log_prob` target is missed (the "
     "section after the levers). Sharing the boundary probabilities gives up RAD's "
     "accuracy. One kernel per layer for the fold and the gating does not change this "
-    "(the next point).",
+    "(the next point). The layers in one loop over stacked variables compile their training "
+    "step in 0.8-1.3× Real NVP's time at every d (the target is 2×), but do not meet the "
+    "64-D step target, and their `log_prob` is slower than RAD's (the point after it).",
     "- **Measured and not kept: one kernel per layer** (`python -m benchmarks.custom_call`, "
     "the table before these points; forward only, in `log_prob`). XLA:CPU runs a "
     "hand-written loop registered as a custom call, and TensorFlow exports XLA's registry, "
@@ -587,28 +595,31 @@ FINDINGS = [
     "parameter count. A backward kernel was not written; the training step is bounded "
     "the same way (1.2-1.6×, the ablation).",
     "- **Measured, not in the library: the layers in one loop over stacked variables** "
-    "(`python -m benchmarks.layer_loop`, the table before these points). RAD unrolls its "
-    "six layers: each is traced through Keras and TFP, converted and compiled on its own, "
-    "and Adam updates 54 variables. In the table's run (after a warm-up) RAD's Adam step "
-    "took 2.38×, 3.08× and 2.47× Real NVP's compile at d = 2, 16 and 64: a trace of 3.0-3.2 "
-    "s against 1.2-1.5 s, and a program XLA grows from about 8,500 to 13,000-13,500 "
-    "instructions (Real NVP's from 2,600 to 2,700-2,800). One traced layer run six times by a `tf.while_loop` over "
-    "9 stacked variables compiled in 1.14×, 1.32× and 1.29× Real NVP's time (an earlier run "
-    "without the warm-up: 1.09×, 1.14×, 1.06×), so the compile target (2×) is met at every "
-    "d; the same loop over the model's own 54 variables, stacked at each call, only "
-    "partly (1.33×, 2.20×, 2.11×). Its Adam step, one step per call, took 0.60× Real NVP's "
-    "at 2-D (0.54× in the earlier run; RAD 1.17× in both): the per-call handling of 54 "
-    "variables and their Adam slots is gone. At 16-D 1.64× (1.42×; RAD 1.94×, 1.69×), at "
-    "64-D 1.93× (1.88×; RAD 2.10×, 1.96×). Its forward+backward alone is not faster than "
-    "RAD's at 16-D and 64-D (1.93× against 1.82×, 2.31× against 2.05×): XLA no longer "
-    "fuses across layers, and the step's gain is Adam's 9 variables instead of 54. The "
-    "loop's `log_prob` is RAD's (relative difference 3e-07 in float32, 7e-16 in float64, "
-    "tested with its gradients). It is not in the library yet: `RADFlow` would keep its "
-    "weights as 9 stacked variables instead of 9 per layer, a new saved format (the "
-    "committed `.keras` models would need converting), and the per-layer folds and "
-    "gatings that sampling, `infer_layers`, initialization and the hybrids read would "
-    "become views of the stacks; an odd d needs a loop body of two layers (both parities "
-    "fold d - d // 2 elements).",
+    "(`python -m benchmarks.layer_loop`, the table before these points; three runs, the "
+    "table's is the last). RAD unrolls its six layers: each is traced through Keras and "
+    "TFP, converted and compiled on its own, and Adam updates 54 variables. RAD's trace "
+    "took 2.5-3.2 s against Real NVP's 1.2-2.6 s, and XLA grows its program from about "
+    "8,500 to 13,000-13,500 instructions (Real NVP's from 2,600 to 2,700-2,800). One "
+    "traced layer run six times by a `tf.while_loop` over 9 stacked variables compiled its "
+    "Adam step in 0.95-1.14× Real NVP's time at d = 2, 0.82-1.32× at 16 and 1.06-1.31× at "
+    "64 (RAD: 2.19-2.38×, 1.75-3.08×, 2.21-2.47×; the first run had no warm-up, which put "
+    "a 2-D RAD figure of 3.17× aside), within the compile target (2×) at every d in every "
+    "run; the same loop over the model's own 54 variables, stacked at each call, only "
+    "partly (1.33-1.40×, 1.43-2.20×, 1.64-2.11×). Its Adam step at one step per call took "
+    "0.54-0.63× Real NVP's at 2-D (RAD 1.17-1.27×): the per-call handling of 54 variables "
+    "and their Adam slots is gone; 1.42-1.67× at 16-D (RAD 1.69-1.94×); 1.88-2.16× at "
+    "64-D, no better than RAD's 1.95-2.10×. Its forward+backward alone is about RAD's "
+    "(1.50-2.06× Real NVP's at 16-D against 1.74-1.92×, 2.18-2.38× at 64-D against "
+    "2.01-2.19×), and its `log_prob` is slower: XLA no longer fuses across layers (1.2×, "
+    "1.3× and 1.7× RAD's at d = 2, 16 and 64, in RAD's blocks of points, the table's run). "
+    "The loop's `log_prob` is RAD's (relative difference 3e-07 in float32, 7e-16 in "
+    "float64; tested with its gradients). A library would loop in training and keep "
+    "`log_prob` unrolled over the same stacked weights. It is not in the library yet: "
+    "`RADFlow` would keep its weights as 9 stacked variables instead of 9 per layer, a new "
+    "saved format (the committed `.keras` models would need converting), and the "
+    "per-layer folds and gatings that sampling, `infer_layers`, initialization and the "
+    "hybrids read would become views of the stacks; an odd d needs a loop body of two "
+    "layers (both parities fold d - d // 2 elements).",
     "- **At 2-D, steps per call matter.** With 50 steps per call (what "
     "`tfp_rad.training.fit_steps` and the command line use) RAD's `fit` step is faster than "
     "Real NVP's (0.77-0.80× in the last two sweeps); with Keras's default of one step per "

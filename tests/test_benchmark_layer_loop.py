@@ -76,7 +76,8 @@ def test_the_page_shows_each_variant_against_real_nvp(tmp_path):
                 "hlo_instructions": 4711, "optimized_hlo_instructions": 3890}
 
     record = {
-        "command": "python -m benchmarks.layer_loop", "batch": 500,
+        "command": "python -m benchmarks.layer_loop", "batch": 500, "log_prob_batch": 20000,
+        "log_prob_ms": {"16": {"RAD": 46.0, "RAD, one loop": 50.5, "Real NVP": 8.0}},
         "machine": {"git_commit": "abc1234", "date": "2026-12-01"},
         "load_average_start": [1.0], "load_average_end": [1.1], "other_processes_cores": 0.0,
         "relative_difference": {"16": {"float32": 3.4e-7, "float64": 5.6e-16}},
@@ -90,5 +91,7 @@ def test_the_page_shows_each_variant_against_real_nvp(tmp_path):
     lines = sweep_report.layer_loop_lines(str(tmp_path / "sweep.json"))
     assert ("| 16 | RAD | 11.0 s (2.50×) | 8.4 s (3.00×) | 3.00 / 8.00 s | 4,711 → 3,890 "
             "| 11.00 ms (2.00×) | 9.00 ms (2.00×) |") in lines
+    assert ("- d=16: `log_prob` at batch 20,000 (XLA, in RAD's blocks of points): RAD 46.00 ms "
+            "(5.75×), RAD, one loop 50.50 ms (6.31×), Real NVP 8.00 ms (1.00×)") in lines
     assert "commit abc1234" in lines[0] and "d=16 3e-07 / 6e-16" in lines[0]
     assert sweep_report.layer_loop_lines(str(tmp_path / "elsewhere" / "sweep.json")) == []
