@@ -19,14 +19,16 @@ RAD's, to rounding (the study checks it on perturbed weights).
 
 At each dimension, in one process, two programs (batch 500, XLA, the sweep's models): the
 Adam training step (forward, backward, `apply_gradients`) and the forward+backward alone,
-of four variants:
+of five variants:
 
 - **RAD**: the model as it is (the mean NLL of `benchmarks.steps.nll`);
 - **RAD, one loop, its variables**: the loop over the model's own 54 variables, stacked at
   each call (a layout a library could adopt without changing the saved format);
 - **RAD, one loop, stacked variables**: the loop over 9 variables that hold the layers'
   weights stacked (a layout with a new saved format: Adam updates 9 variables);
-- **Real NVP** at the same parameter count.
+- **Real NVP** at the same parameter count;
+- **RAD, unrolled, stacked variables**: RAD as it is, its layers' networks reading slices
+  of 9 stacked variables (`StackedLayerView`): Adam's 9 variables without the loop.
 
 Every program is first built and called once at d = 2 and discarded (`warm_up`). Then,
 for each: the trace (`get_concrete_function`), the first call (conversion to HLO, XLA's
@@ -46,7 +48,7 @@ BATCH = 500
 REPEATS = 15
 CALLS = 10
 VARIANTS = ("RAD", "RAD, one loop, its variables", "RAD, one loop, stacked variables",
-            "Real NVP")
+            "Real NVP", "RAD, unrolled, stacked variables")
 PROGRAMS = ("step", "forward+backward")
 LOG_PROB_BATCH = 20_000
 LOOP_LOG_PROB = "RAD, one loop"
@@ -68,23 +70,55 @@ def layer_weights(model):
     return weights
 
 
-def stacked_weights(weights):
+def stacked_weights(weights, loop_order=True):
     """The 9 tensors `[L, ...]` that stack `layer_weights`, as the loop reads them.
 
-    Odd layers see `[a, z]` with the halves swapped, so their gating's input kernel
-    `[d, h]` has its two halves of rows swapped.
+    In the loop, odd layers see `[a, z]` with the halves swapped, so their gating's input
+    kernel `[d, h]` has its two halves of rows swapped (`loop_order=False`: as they are).
     """
     import tensorflow as tf
 
     stacks = []
     for i in range(len(weights[0])):
         layers = [tf.convert_to_tensor(layer[i]) for layer in weights]
-        if i == GATING_INPUT_KERNEL:
+        if loop_order and i == GATING_INPUT_KERNEL:
             half = layers[0].shape[0] // 2
             layers = [w if j % 2 == 0 else tf.concat([w[half:], w[:half]], axis=0)
                       for j, w in enumerate(layers)]
         stacks.append(tf.stack(layers))
     return stacks
+
+
+class StackedLayerView:
+    """Layer `index`'s conditioner or gating network read from the 9 stacked variables.
+
+    A callable that `PiecewiseFold` (as its conditioner) and `RADDistribution` (as the
+    gating) call in place of the layer's own Keras MLP, slicing each stack at `index`.
+    """
+
+    built = True
+
+    def __init__(self, stacks, index, gating):
+        self.stacks, self.index, self.gating = stacks, index, gating
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        first = GATING_INPUT_KERNEL if self.gating else 0
+        hidden, hidden_bias, output, output_bias = (
+            self.stacks[first + i][self.index] for i in range(4))
+        y = tf.nn.relu(x @ hidden + hidden_bias) @ output + output_bias
+        return y if self.gating else self.stacks[4][self.index] * tf.tanh(y)
+
+
+def unrolled_on_stacks(model, stacked_variables):
+    """`model` (a `RADFlow`) with its layers' networks replaced by `StackedLayerView`s of
+    `stacked_variables` (stacked with `loop_order=False`): the unrolled model as it is,
+    its weights in 9 variables."""
+    for index, fold in enumerate(model.folds):
+        fold.conditioner = StackedLayerView(stacked_variables, index, gating=False)
+        model.gatings[index] = StackedLayerView(stacked_variables, index, gating=True)
+    return model
 
 
 def check_supported(model):
@@ -225,7 +259,7 @@ def compiled_programs(loss, variables):
 
 
 def programs(dimension):
-    """`{variant: compiled_programs(...)}` of the module's four variants at `dimension`."""
+    """`{variant: compiled_programs(...)}` of the module's five variants at `dimension`."""
     import keras
 
     from benchmarks import steps, sweep
@@ -238,6 +272,11 @@ def programs(dimension):
             loss = (lambda x, model=model: steps.nll(model, x), model.trainable_variables)
         elif variant == VARIANTS[1]:
             loss = looped_loss_fn(model)
+        elif variant == VARIANTS[4]:
+            stacks = [keras.Variable(w) for w in
+                      stacked_weights(layer_weights(model), loop_order=False)]
+            model = unrolled_on_stacks(model, [v.value for v in stacks])
+            loss = (lambda x, model=model: steps.nll(model, x), stacks)
         else:
             loss = looped_loss_fn(model, [keras.Variable(w) for w in
                                           stacked_weights(layer_weights(model))])

@@ -95,3 +95,14 @@ def test_the_page_shows_each_variant_against_real_nvp(tmp_path):
             "(5.75×), RAD, one loop 50.50 ms (6.31×), Real NVP 8.00 ms (1.00×)") in lines
     assert "commit abc1234" in lines[0] and "d=16 3e-07 / 6e-16" in lines[0]
     assert sweep_report.layer_loop_lines(str(tmp_path / "elsewhere" / "sweep.json")) == []
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_unrolled_model_on_stacked_weights_is_rad(dtype):
+    model = _model(4, dtype)
+    x = tf.constant(np.random.default_rng(3).normal(size=(300, 4)), dtype)
+    expected = model.log_prob(x)
+    stacks = layer_loop.stacked_weights(layer_loop.layer_weights(model), loop_order=False)
+    got = layer_loop.unrolled_on_stacks(model, stacks).log_prob(x)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=TOLERANCE[dtype],
+                               atol=TOLERANCE[dtype])
