@@ -35,7 +35,8 @@ VECTOR = 65_536
 REPEATS = 15
 FUNCTIONS = ("exponential", "log", "tanh", "divide")  # HLO opcodes
 _INSTRUCTION = re.compile(r"\s+(?:ROOT )?%?[\w.\-]+ = f(?:32|64)\[([\d,]*)\]\S* ([\w\-]+)\(")
-_TOP_LEVEL = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\([^=]*?\)|\S+) ([\w\-]+)\((.*)")
+# The shape is one array type or a tuple of them, whose comments (`/*index=5*/`) hold '='.
+_TOP_LEVEL = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\(.*?\)|\S+) ([\w\-]+)\((.*)")
 _ARRAY = re.compile(r"(pred|[fsu](?:8|16|32|64))\[([\d,]*)\]")
 _NOT_KERNELS = ("parameter", "constant", "tuple", "get-tuple-element", "bitcast", "while",
                 "call", "conditional")

@@ -27,3 +27,16 @@ def test_memory_traffic_counts_each_kernel_and_the_bytes_it_reads_and_writes():
     hlo = program.experimental_get_compiler_ir(x)(stage="optimized_hlo")
     # 4 float32 in, 4 out per point.
     assert arithmetic.memory_traffic(hlo, 10) == (1, 32.0)
+
+
+def test_memory_traffic_reads_tuple_shaped_kernels():
+    hlo = (
+        "ENTRY %main (p: f32[10,4]) -> f32[10,4] {\n"
+        "  %p = f32[10,4]{1,0} parameter(0)\n"
+        "  %fusion = (f32[10,4]{1,0}, f32[10,4]{1,0}, f32[10,4]{1,0}, f32[10,4]{1,0}, "
+        "f32[10,4]{1,0}, /*index=5*/f32[10,4]{1,0}) fusion(%p), kind=kLoop, calls=%fused\n"
+        "  ROOT %gte = f32[10,4]{1,0} get-tuple-element(%fusion), index=5\n"
+        "}\n"
+    )
+    # One kernel: reads p (16 bytes per point) and writes six arrays (96 bytes per point).
+    assert arithmetic.memory_traffic(hlo, 10) == (1, 112.0)
