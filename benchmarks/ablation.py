@@ -153,23 +153,22 @@ def optimizer_share(dimension, repeats):
 
 def polynomial_copies(dimension):
     """Kernels of RAD's compiled forward+backward holding the sine polynomial, and their ms."""
-    import re
     import tempfile
 
     import numpy as np
     import tensorflow as tf
 
-    from benchmarks import sweep, timing, xla_trace
+    from benchmarks import hlo_text, sweep, timing, xla_trace
 
     x = tf.constant(sweep.points(dimension, 500, seed=2))
     fn = traced(_forward_backward(sweep.make_models(dimension)[timing.RAD], x))
     hlo = fn.experimental_get_compiler_ir()(stage="optimized_hlo")
-    computations = {m.group(1): block for block in re.split(r"\n(?=%?[\w.\-]+ \()", hlo)
-                    if (m := re.match(r"%?([\w.\-]+) \(", block))}
-    kernels = dict(re.findall(r"\n\s+%?([\w.\-]+) = [^\n]* fusion\([^\n]*calls=%?([\w.\-]+)",
-                              hlo.split("ENTRY")[1]))
+    computations = hlo_text.computations(hlo)
+    entry = next(text for is_entry, text in computations.values() if is_entry)
+    kernels = {i.name: hlo_text.attribute(i, "calls") for i in hlo_text.instructions(entry)
+               if i.opcode == "fusion"}
     coefficient = f"constant({np.float32(-(np.pi / 2) ** 3 / 6):.6g}"
-    holding = {k for k, c in kernels.items() if coefficient in computations.get(c, "")}
+    holding = {k for k, c in kernels.items() if coefficient in computations.get(c, (0, ""))[1]}
     with tempfile.TemporaryDirectory() as log_dir:
         ms = xla_trace.thunk_times(fn, log_dir)
     instructions = xla_trace.hlo_instructions(hlo)

@@ -29,14 +29,14 @@ import collections
 import os
 import re
 
+from benchmarks import hlo_text as hlo
+
 POINTS = 4_000
 TERMS = 64
 VECTOR = 65_536
 REPEATS = 15
 FUNCTIONS = ("exponential", "log", "tanh", "divide")  # HLO opcodes
-_INSTRUCTION = re.compile(r"\s+(?:ROOT )?%?[\w.\-]+ = f(?:32|64)\[([\d,]*)\]\S* ([\w\-]+)\(")
-# The shape is one array type or a tuple of them, whose comments (`/*index=5*/`) hold '='.
-_TOP_LEVEL = re.compile(r"\s+(?:ROOT )?%?([\w.\-]+) = (\(.*?\)|\S+) ([\w\-]+)\((.*)")
+_FLOAT_ARRAY = re.compile(r"f(?:32|64)\[([\d,]*)\]\S*")
 _ARRAY = re.compile(r"(pred|[fsu](?:8|16|32|64))\[([\d,]*)\]")
 _NOT_KERNELS = ("parameter", "constant", "tuple", "get-tuple-element", "bitcast", "while",
                 "call", "conditional")
@@ -49,13 +49,13 @@ def count_per_point(hlo_text, points):
     a program with loops must be given one iteration's worth of points.
     """
     counts = collections.Counter()
-    for line in hlo_text.splitlines():
-        match = _INSTRUCTION.match(line)
-        if match and match.group(2) in FUNCTIONS:
+    for instruction in hlo.instructions(hlo_text):
+        array = _FLOAT_ARRAY.fullmatch(instruction.shape)
+        if array and instruction.opcode in FUNCTIONS:
             elements = 1
-            for size in filter(None, match.group(1).split(",")):
+            for size in filter(None, array.group(1).split(",")):
                 elements *= int(size)
-            counts[match.group(2)] += elements
+            counts[instruction.opcode] += elements
     return {opcode: counts[opcode] / points for opcode in FUNCTIONS}
 
 
@@ -77,11 +77,7 @@ def memory_traffic(hlo_text, points):
     once, so a program with loops must be given one iteration's worth of points). Bytes:
     each kernel's result and operands, as XLA:CPU reads and writes them.
     """
-    computations = {}
-    for text in re.split(r"\n(?=\S)", hlo_text):
-        match = re.match(r"(ENTRY )?%?([\w.\-]+) ", text)
-        if match:
-            computations[match.group(2)] = (bool(match.group(1)), text)
+    computations = hlo.computations(hlo_text)
     run = {name for name, (entry, _) in computations.items() if entry}
     for _, text in computations.values():
         run |= set(re.findall(r"body=%([\w.\-]+)", text))
@@ -89,17 +85,13 @@ def memory_traffic(hlo_text, points):
     kernels, moved = 0, 0
     for name in run:
         sizes = {}
-        for line in computations[name][1].splitlines()[1:]:
-            match = _TOP_LEVEL.match(line)
-            if not match:
-                continue
-            result, shape, opcode, rest = match.groups()
-            sizes[result] = _bytes(shape)
-            if opcode in _NOT_KERNELS:
+        for instruction in hlo.instructions(computations[name][1]):
+            sizes[instruction.name] = _bytes(instruction.shape)
+            if instruction.opcode in _NOT_KERNELS:
                 continue
             kernels += 1
-            operands = re.findall(r"%([\w.\-]+)", rest.split("), ")[0])
-            moved += sizes[result] + sum(sizes.get(operand, 0) for operand in operands)
+            operands = re.findall(r"%([\w.\-]+)", instruction.rest.split("), ")[0])
+            moved += sizes[instruction.name] + sum(sizes.get(operand, 0) for operand in operands)
     return kernels, moved / points
 
 

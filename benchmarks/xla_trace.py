@@ -32,14 +32,9 @@ GROUPS = ("matrix products", "reductions", "networks' element-wise", "the rest")
 
 def hlo_instructions(hlo_text):
     """`{name: (opcode, op_name)}` of the optimized HLO's instructions."""
-    out = {}
-    for line in hlo_text.splitlines():
-        # The shape is one array type or a tuple of them (multi-output fusions, custom calls).
-        match = re.match(r"\s+(?:ROOT )?%?([\w.\-]+) = (?:\(.*?\)|\S+) ([\w\-]+)\(", line)
-        if match:
-            op_name = re.search(r'op_name="([^"]*)"', line)
-            out[match.group(1)] = (match.group(2), op_name.group(1) if op_name else "")
-    return out
+    from benchmarks import hlo_text as hlo
+
+    return {i.name: (i.opcode, hlo.attribute(i, "op_name")) for i in hlo.instructions(hlo_text)}
 
 
 def _group(instruction, name):
