@@ -402,11 +402,9 @@ def layer_loop_lines(sweep_json):
         for d, v in results["relative_difference"].items())
     return [
         "RAD's layers in one XLA loop, measured: one traced layer run L times by a "
-        "`tf.while_loop` over the layers' weights stacked on a leading axis, the halves "
-        "swapped after each layer (`benchmarks/layer_loop.py`; training programs only, not "
-        "in the library). *Its variables*: the loop reads the model's own 54 "
-        "variables, stacked at each call; *stacked variables*: 9 variables hold the "
-        "stacked weights, so Adam updates 9 tensors instead of 54 (a new saved format). "
+        "`tf.while_loop` over slice j of RAD's stacked weights, the halves swapped after "
+        "each layer (`benchmarks/layer_loop.py`; not in the library), against RAD as it is "
+        "(its layers unrolled over the same stacked variables) and Real NVP. "
         f"Batch {results['batch']}, XLA; compile = trace + first call - one call. Command "
         f"`{results['command']}`, commit {m['git_commit']}, date {m['date']}, load average "
         f"{results['load_average_start']} at start, {results['load_average_end']} at end, "
