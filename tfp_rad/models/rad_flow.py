@@ -19,8 +19,9 @@ WEIGHTS_LAYOUT = "stacked"
 class RADStack(FlowModel):
     """A `FlowModel` with RAD layers: `folds[j]` and `gatings[j]`, data side first.
 
-    Subclasses add each RAD layer with `add_rad_layer` in their `__init__`, then call
-    `self.build`, which builds the gating networks.
+    Subclasses fill `folds` and `gatings` in their `__init__`: `HybridFlow` with
+    `add_rad_layer` (one MLP per network; `self.build` then builds the gatings), `RADFlow`
+    with views of its stacked networks (`StackedNetwork`).
     """
 
     def __init__(self, event_size, num_layers, hidden_units, **kwargs):
