@@ -4,6 +4,7 @@
 loads in Keras's safe mode and accepts only a tfp_rad `FlowModel` with finite weights.
 """
 
+import copy
 import io
 import json
 import os
@@ -136,7 +137,7 @@ def _load_per_layer_rad(config, weights_file):
     their places. The density is the saved one. The optimizer's state is not carried over:
     a compiled model comes back compiled with a fresh optimizer.
     """
-    config = json.loads(json.dumps(config))
+    config = copy.deepcopy(config)
     config["config"]["weights_layout"] = WEIGHTS_LAYOUT
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     stores = {}
