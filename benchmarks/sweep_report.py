@@ -333,12 +333,19 @@ def _measured_lines(results, json_path):
     ]
 
 
+def _run_sentence(results, path):
+    """"`command`, commit, date, load average, other processes; raw results" of a study."""
+    m = results["machine"]
+    return (f"`{results['command']}`, commit {m['git_commit']}, date {m['date']}, load average "
+            f"{results['load_average_start']} at start, {results['load_average_end']} at end, "
+            f"other processes {results['other_processes_cores']} cores; raw results `{path}`.")
+
+
 def custom_call_lines(sweep_json):
     """One kernel per layer (`benchmarks/results/custom_call.json`), if it was measured."""
     results, path = _read_next_to(sweep_json, CUSTOM_CALL_NAME)
     if not results:
         return []
-    m = results["machine"]
     variants = list(next(iter(results["log_prob_ms"].values())))
     table = []
     for d, ms in results["log_prob_ms"].items():
@@ -357,9 +364,7 @@ def custom_call_lines(sweep_json):
         "`log_prob` as XLA custom calls in place of `fold_math`'s two functions "
         "(`benchmarks/custom_call.py`; forward only). `log_prob` at batch "
         f"{results['log_prob_batch']:,} under XLA, timed interleaved in one process. Command "
-        f"`{results['command']}`, commit {m['git_commit']}, date {m['date']}, load average "
-        f"{results['load_average_start']} at start, {results['load_average_end']} at end, "
-        f"other processes {results['other_processes_cores']} cores; raw results `{path}`. "
+        f"{_run_sentence(results, path)} "
         "The last four columns are ns per folded element and layer: one layer's fold and "
         f"gating alone on one `log_prob` block ({results['block_points']:,} points), and "
         "inside `log_prob` (RAD's "
@@ -383,7 +388,6 @@ def layer_loop_lines(sweep_json):
     results, path = _read_next_to(sweep_json, LAYER_LOOP_NAME)
     if not results:
         return []
-    m = results["machine"]
     table = []
     for d, variants in results["programs"].items():
         base = variants["Real NVP"]
@@ -408,9 +412,7 @@ def layer_loop_lines(sweep_json):
         "variables, stacked at each call; *stacked variables*: 9 variables hold the "
         "stacked weights, so Adam updates 9 tensors instead of 54 (a new saved format). "
         f"Batch {results['batch']}, XLA; compile = trace + first call - one call. Command "
-        f"`{results['command']}`, commit {m['git_commit']}, date {m['date']}, load average "
-        f"{results['load_average_start']} at start, {results['load_average_end']} at end, "
-        f"other processes {results['other_processes_cores']} cores; raw results `{path}`. "
+        f"{_run_sentence(results, path)} "
         "The loop's `log_prob` equals RAD's on perturbed weights, largest relative "
         f"difference float32 / float64: {differences}.",
         "",
