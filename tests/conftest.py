@@ -1,8 +1,15 @@
 """Shared fixtures and helpers: dtype switching, randomized models, quadrature."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests, and the interpreters some of them start (`python tests/test_distributed.py`,
+# ...), import this checkout's `tfp_rad`, not the one the environment installed: an editable
+# install may point at another worktree, which they would then test instead.
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, CHECKOUT)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

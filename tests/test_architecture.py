@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CHECKOUT
 
 import tfp_rad
 
@@ -116,6 +117,19 @@ for command in sys.argv[1:]:
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
 print("LOADED", loaded)
 """
+
+
+def test_interpreters_the_tests_start_import_this_checkout(tmp_path):
+    # As `python tests/test_distributed.py` does: the script's own folder on the path, the
+    # working directory elsewhere. The package it imports is the one under test.
+    script = tmp_path / "probe.py"
+    script.write_text("import tfp_rad\nprint(tfp_rad.__file__)\n")
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+        check=True, cwd=tmp_path,
+    )
+    assert result.stdout.strip() == tfp_rad.__file__ == os.path.join(
+        CHECKOUT, "tfp_rad", "__init__.py")
 
 
 def test_help_of_every_command_imports_no_tensorflow():
