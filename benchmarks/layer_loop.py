@@ -1,34 +1,26 @@
 """RAD's layers in one XLA loop, its compile and step (`python -m benchmarks.layer_loop`).
 
-`RADFlow` unrolls its layers: each of its L layers is traced, converted to HLO and
-compiled on its own, and Keras's Adam traces its update once per variable (9 per layer:
-the conditioner's and the gating's two dense layers and the scaled tanh's scale). This
-study measures the other layout, in which one traced layer is run L times by a
-`tf.while_loop` over the layers' weights stacked on a leading axis `[L, ...]`:
+`RADFlow` keeps its layers' networks in two `StackedMLP`s (9 variables), and unrolls its
+L layers: each is traced, converted to HLO and compiled on its own. This study measures
+the other way to run the same weights: one traced layer run L times by a `tf.while_loop`
+that reads slice `j` of each stack,
 
 ```none
 y_0 = x,   (a, b) = (y_j[:, :d/2], y_j[:, d/2:])
 z_j, k_j, log_det_j = fold_j(b; conditioner_j(a)),   y_{j+1} = [z_j, a]
-log p(x) = log N(y_L; 0, I) + sum_j (log_det_j + log p(k_j | [a, z_j]))
+log p(x) = log N(y_L; 0, I) + sum_j (log_det_j + log p(k_j | gating_j input))
 ```
 
 Swapping the halves after each layer makes one body fold the halves alternately, as
-`alternating_masks` does (so d must be even); the odd layers' gatings read their input
-halves swapped, so their first kernels' rows are swapped when stacked. The log-density is
-RAD's, to rounding (the study checks it on perturbed weights).
+`alternating_masks` does (so d must be even); the gating of layer j reads `[a, z_j]` for
+even j and `[z_j, a]` for odd j, the point in its own order. The log-density is RAD's, to
+rounding (the study checks it on perturbed weights).
 
 At each dimension, in one process, two programs (batch 500, XLA, the sweep's models): the
 Adam training step (forward, backward, `apply_gradients`) and the forward+backward alone,
-of five variants:
-
-- **RAD**: the model as it is (the mean NLL of `benchmarks.steps.nll`);
-- **RAD, one loop, its variables**: the loop over the model's own 54 variables, stacked at
-  each call (a layout a library could adopt without changing the saved format);
-- **RAD, one loop, stacked variables**: the loop over 9 variables that hold the layers'
-  weights stacked (a layout with a new saved format: Adam updates 9 variables);
-- **Real NVP** at the same parameter count;
-- **RAD, unrolled, stacked variables**: RAD as it is, its layers' networks reading slices
-  of 9 stacked variables (`StackedLayerView`): Adam's 9 variables without the loop.
+of three variants: **RAD** as it is (the mean NLL of `benchmarks.steps.nll`), **RAD, one
+loop** (the same model's variables, run by the loop) and **Real NVP** at the same
+parameter count.
 
 Every program is first built and called once at d = 2 and discarded (`warm_up`). Then,
 for each: the trace (`get_concrete_function`), the first call (conversion to HLO, XLA's
@@ -47,78 +39,18 @@ import time
 BATCH = 500
 REPEATS = 15
 CALLS = 10
-VARIANTS = ("RAD", "RAD, one loop, its variables", "RAD, one loop, stacked variables",
-            "Real NVP", "RAD, unrolled, stacked variables")
+VARIANTS = ("RAD", "RAD, one loop", "Real NVP")
 PROGRAMS = ("step", "forward+backward")
 LOG_PROB_BATCH = 20_000
-LOOP_LOG_PROB = "RAD, one loop"
-# Per layer, in this order: the conditioner's hidden kernel and bias, output kernel and
-# bias, the scaled tanh's scale; the gating's hidden kernel and bias, output kernel and bias.
-GATING_INPUT_KERNEL = 5
 
 
-def layer_weights(model):
-    """`[[9 weights] per layer]` of a `RADFlow`, data side first (order of the module)."""
+def stacks(model):
+    """The 9 stacked weights the loop reads: `RADFlow.conditioners`' 5, then
+    `RADFlow.gating_networks`' 4 (`StackedMLP` weights, `[L, ...]`)."""
     check_supported(model)
-    weights = []
-    for fold, gating in zip(model.folds, model.gatings):
-        hidden, output, scaled_tanh = fold.conditioner.layers
-        gating_hidden, gating_output = gating.layers
-        weights.append([hidden.kernel, hidden.bias, output.kernel, output.bias,
-                        scaled_tanh.scale, gating_hidden.kernel, gating_hidden.bias,
-                        gating_output.kernel, gating_output.bias])
-    return weights
-
-
-def stacked_weights(weights, loop_order=True):
-    """The 9 tensors `[L, ...]` that stack `layer_weights`, as the loop reads them.
-
-    In the loop, odd layers see `[a, z]` with the halves swapped, so their gating's input
-    kernel `[d, h]` has its two halves of rows swapped (`loop_order=False`: as they are).
-    """
-    import tensorflow as tf
-
-    stacks = []
-    for i in range(len(weights[0])):
-        layers = [tf.convert_to_tensor(layer[i]) for layer in weights]
-        if loop_order and i == GATING_INPUT_KERNEL:
-            half = layers[0].shape[0] // 2
-            layers = [w if j % 2 == 0 else tf.concat([w[half:], w[:half]], axis=0)
-                      for j, w in enumerate(layers)]
-        stacks.append(tf.stack(layers))
-    return stacks
-
-
-class StackedLayerView:
-    """Layer `index`'s conditioner or gating network read from the 9 stacked variables.
-
-    A callable that `PiecewiseFold` (as its conditioner) and `RADDistribution` (as the
-    gating) call in place of the layer's own Keras MLP, slicing each stack at `index`.
-    """
-
-    built = True
-
-    def __init__(self, stacks, index, gating):
-        self.stacks, self.index, self.gating = stacks, index, gating
-
-    def __call__(self, x):
-        import tensorflow as tf
-
-        first = GATING_INPUT_KERNEL if self.gating else 0
-        hidden, hidden_bias, output, output_bias = (
-            self.stacks[first + i][self.index] for i in range(4))
-        y = tf.nn.relu(x @ hidden + hidden_bias) @ output + output_bias
-        return y if self.gating else self.stacks[4][self.index] * tf.tanh(y)
-
-
-def unrolled_on_stacks(model, stacked_variables):
-    """`model` (a `RADFlow`) with its layers' networks replaced by `StackedLayerView`s of
-    `stacked_variables` (stacked with `loop_order=False`): the unrolled model as it is,
-    its weights in 9 variables."""
-    for index, fold in enumerate(model.folds):
-        fold.conditioner = StackedLayerView(stacked_variables, index, gating=False)
-        model.gatings[index] = StackedLayerView(stacked_variables, index, gating=True)
-    return model
+    c, g = model.conditioners, model.gating_networks
+    return [c.hidden_kernel, c.hidden_bias, c.output_kernel, c.output_bias, c.scale,
+            g.hidden_kernel, g.hidden_bias, g.output_kernel, g.output_bias]
 
 
 def check_supported(model):
@@ -142,7 +74,7 @@ def looped_log_prob(stacks, x, min_probability, log_scale_bound):
     """RAD's `log p(x)` `[N]` with its layers run by one `tf.while_loop` (module docstring).
 
     Args:
-      stacks: the 9 tensors of `stacked_weights`, `[L, ...]`.
+      stacks: the 9 stacked weights of `stacks(model)`, `[L, ...]`.
       x: `[N, d]` points, d even.
       min_probability, log_scale_bound: the folds' constants (`PiecewiseFold`'s).
     """
@@ -163,8 +95,10 @@ def looped_log_prob(stacks, x, min_probability, log_scale_bound):
         z, v, k, log_det, log_q_plus, log_q_minus = fold_math.fused_fold(
             folded, tf.reshape(raw, [-1, half, PARAMETERS_PER_ELEMENT]), min_probability,
             log_scale_bound)
-        gating_logits = (tf.nn.relu(tf.concat([passthrough, z], -1) @ gating_hidden
-                                    + gating_hidden_bias) @ gating_output + gating_output_bias)
+        gating_input = tf.where(j % 2 == 0, tf.concat([passthrough, z], -1),
+                                tf.concat([z, passthrough], -1))  # the point's own order
+        gating_logits = (tf.nn.relu(gating_input @ gating_hidden + gating_hidden_bias)
+                         @ gating_output + gating_output_bias)
         log_gate = fold_math.fused_log_gating(
             v, k, tf.reshape(gating_logits, [-1, half, NUM_PIECES]), log_q_plus, log_q_minus)
         return (j + 1, tf.concat([z, passthrough], -1),
@@ -190,7 +124,7 @@ def largest_relative_difference(model, x):
     import tensorflow as tf
 
     expected = model.log_prob(x)
-    looped = looped_log_prob(stacked_weights(layer_weights(model)), x, *fold_constants(model))
+    looped = looped_log_prob(stacks(model), x, *fold_constants(model))
     return float(tf.reduce_max(tf.abs(looped - expected) / (1.0 + tf.abs(expected))))
 
 
@@ -206,30 +140,16 @@ def perturbed(model, seed=0, scale=0.1):
     return model
 
 
-def looped_loss_fn(model, stacked_variables=None):
-    """`(loss(x), variables)`: the mean NLL of the looped `log_prob`, and what it trains.
-
-    Over `model`'s own variables, stacked at each call, or, given `stacked_variables` (9
-    Keras variables holding `stacked_weights`), over those.
-    """
+def looped_loss(model):
+    """`loss(x)`: the mean NLL of `model`'s looped `log_prob` (trains its variables)."""
     import tensorflow as tf
 
     constants = fold_constants(model)
-    if stacked_variables is None:
-        variables = model.trainable_variables
-
-        def stacks():
-            return stacked_weights(layer_weights(model))
-    else:
-        variables = list(stacked_variables)
-
-        def stacks():
-            return [v.value for v in variables]
 
     def loss(x):
-        return -tf.reduce_mean(looped_log_prob(stacks(), x, *constants))
+        return -tf.reduce_mean(looped_log_prob(stacks(model), x, *constants))
 
-    return loss, variables
+    return loss
 
 
 def compiled_programs(loss, variables):
@@ -259,28 +179,16 @@ def compiled_programs(loss, variables):
 
 
 def programs(dimension):
-    """`{variant: compiled_programs(...)}` of the module's five variants at `dimension`."""
-    import keras
-
+    """`{variant: compiled_programs(...)}` of the module's three variants at `dimension`."""
     from benchmarks import steps, sweep
 
     out = {}
     for variant in VARIANTS:
         models = sweep.make_models(dimension)
-        model = models[sweep.REAL_NVP if variant == VARIANTS[3] else sweep.RAD]
-        if variant in (VARIANTS[0], VARIANTS[3]):
-            loss = (lambda x, model=model: steps.nll(model, x), model.trainable_variables)
-        elif variant == VARIANTS[1]:
-            loss = looped_loss_fn(model)
-        elif variant == VARIANTS[4]:
-            stacks = [keras.Variable(w) for w in
-                      stacked_weights(layer_weights(model), loop_order=False)]
-            model = unrolled_on_stacks(model, [v.value for v in stacks])
-            loss = (lambda x, model=model: steps.nll(model, x), stacks)
-        else:
-            loss = looped_loss_fn(model, [keras.Variable(w) for w in
-                                          stacked_weights(layer_weights(model))])
-        out[variant] = compiled_programs(*loss)
+        model = models[sweep.REAL_NVP if variant == VARIANTS[2] else sweep.RAD]
+        loss = (looped_loss(model) if variant == VARIANTS[1]
+                else lambda x, model=model: steps.nll(model, x))
+        out[variant] = compiled_programs(loss, model.trainable_variables)
     return out
 
 
@@ -331,12 +239,8 @@ def measure(dimension, repeats):
 
 
 def log_prob_times(dimension, repeats):
-    """`{RAD, RAD in one loop, Real NVP: ms}` of `log_prob` at batch `LOG_PROB_BATCH` (XLA).
-
-    The loop reads the model's weights stacked (at inference the variables' layout does
-    not matter) and runs in RAD's blocks of points (`rad_distribution.in_blocks`),
-    timed interleaved with RAD's and Real NVP's `log_prob`.
-    """
+    """`{variant: ms}` of `log_prob` at batch `LOG_PROB_BATCH` (XLA), timed interleaved;
+    the loop runs in RAD's blocks of points (`rad_distribution.in_blocks`)."""
     import statistics
 
     import tensorflow as tf
@@ -351,12 +255,11 @@ def log_prob_times(dimension, repeats):
 
     @tf.function(jit_compile=True)
     def looped():
-        stacks = stacked_weights(layer_weights(rad))
-        return in_blocks(lambda block: looped_log_prob(stacks, block, *constants), x,
+        return in_blocks(lambda block: looped_log_prob(stacks(rad), block, *constants), x,
                          DEFAULT_LOG_PROB_BLOCK_SIZE)
 
-    fns = {VARIANTS[0]: ablation.log_prob_program(rad, x), LOOP_LOG_PROB: looped,
-           VARIANTS[3]: ablation.log_prob_program(models[sweep.REAL_NVP], x)}
+    fns = {VARIANTS[0]: ablation.log_prob_program(rad, x), VARIANTS[1]: looped,
+           VARIANTS[2]: ablation.log_prob_program(models[sweep.REAL_NVP], x)}
     for fn in fns.values():
         timing.block(fn())
     samples = timing.interleaved(fns, repeats)
@@ -412,7 +315,7 @@ def main(argv=None):
         print(f"  log_prob at batch {LOG_PROB_BATCH}: " + "; ".join(
             f"{name} {ms:.2f} ms" for name, ms in results["log_prob_ms"][dimension].items()))
         for program in PROGRAMS:
-            base = figures[VARIANTS[3]][program]
+            base = figures[VARIANTS[2]][program]
             print(f"  {program}: " + "; ".join(
                 f"{name}: trace {f['trace_s']:.2f} s, first call {f['first_call_s']:.2f} s, "
                 f"compile {f['compile_s']:.2f} s ({f['compile_s'] / base['compile_s']:.2f}x "

@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from tfp_rad.models.layers import StackedNetwork  # noqa: E402
+
 
 @pytest.fixture(params=["float32", "float64"])
 def floatx(request):
@@ -50,21 +52,48 @@ def randomize_rad(model, seed, scale=0.3, gating_scale=1.0, affine_scale=0.25, t
     """
     rng = np.random.default_rng(seed)
     for fold, gating in zip(model.folds, model.gatings):
-        if fold.conditioner is None:
-            owner, outputs = fold, {id(fold.raw_parameters)}
+        if isinstance(fold.conditioner, StackedNetwork):  # RADFlow's stacked weights
+            _randomize_stacked_conditioner(fold.conditioner, rng, scale, affine_scale,
+                                           tanh_scale)
         else:
-            owner = fold.conditioner
-            outputs = {id(v) for v in owner.get_layer("output").weights}
-        for variable in owner.trainable_variables:
-            if variable.shape == ():  # the ScaledTanh output range
-                variable.assign(tanh_scale)
-                continue
-            std = scale if fold.conditioner is not None else gating_scale
-            value = rng.normal(0.0, std, variable.shape)
-            if id(variable) in outputs:  # raw [n, 10], or the output Dense [h, n * 10], [n * 10]
-                value.reshape(value.shape[:-1] + (-1, 10))[..., :4] *= affine_scale
-            variable.assign(value.astype(variable.dtype))
-        randomize(gating, rng.integers(1 << 30), gating_scale)
+            _randomize_layer_conditioner(fold, rng, scale, gating_scale, affine_scale,
+                                         tanh_scale)
+        gating_seed = rng.integers(1 << 30)
+        if isinstance(gating, StackedNetwork):
+            gating_rng = np.random.default_rng(gating_seed)
+            for name in ("hidden_kernel", "hidden_bias", "output_kernel", "output_bias"):
+                shape = gating.weight(name).shape
+                gating.assign(name, gating_rng.normal(0.0, gating_scale, shape))
+        else:
+            randomize(gating, gating_seed, gating_scale)
+
+
+def _randomize_layer_conditioner(fold, rng, scale, gating_scale, affine_scale, tanh_scale):
+    """`randomize_rad`'s draws for a fold's own parameters or per-layer conditioner."""
+    if fold.conditioner is None:
+        owner, outputs = fold, {id(fold.raw_parameters)}
+    else:
+        owner = fold.conditioner
+        outputs = {id(v) for v in owner.get_layer("output").weights}
+    for variable in owner.trainable_variables:
+        if variable.shape == ():  # the ScaledTanh output range
+            variable.assign(tanh_scale)
+            continue
+        std = scale if fold.conditioner is not None else gating_scale
+        value = rng.normal(0.0, std, variable.shape)
+        if id(variable) in outputs:  # raw [n, 10], or the output Dense [h, n * 10], [n * 10]
+            value.reshape(value.shape[:-1] + (-1, 10))[..., :4] *= affine_scale
+        variable.assign(value.astype(variable.dtype))
+
+
+def _randomize_stacked_conditioner(conditioner, rng, scale, affine_scale, tanh_scale):
+    """The same draws, in the same order, for a conditioner that is a `StackedNetwork`."""
+    for name in ("hidden_kernel", "hidden_bias", "output_kernel", "output_bias"):
+        value = rng.normal(0.0, scale, conditioner.weight(name).shape)
+        if name.startswith("output"):  # [h, n * 10] or [n * 10]
+            value.reshape(value.shape[:-1] + (-1, 10))[..., :4] *= affine_scale
+        conditioner.assign(name, value)
+    conditioner.assign("scale", tanh_scale)  # the ScaledTanh output range
 
 
 def boundary_probabilities(fold, x=None):

@@ -33,26 +33,20 @@ def test_the_looped_gradients_are_rads(dtype):
     variables = model.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
         expected = tf.reduce_mean(model.log_prob(x))
-        looped = tf.reduce_mean(layer_loop.looped_log_prob(
-            layer_loop.stacked_weights(layer_loop.layer_weights(model)), x,
-            *layer_loop.fold_constants(model)))
+        looped = -layer_loop.looped_loss(model)(x)
     for want, got in zip(tape.gradient(expected, variables), tape.gradient(looped, variables)):
         assert np.all(np.isfinite(got.numpy()))
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=10 * TOLERANCE[dtype],
                                    atol=10 * TOLERANCE[dtype])
 
 
-def test_a_looped_adam_step_over_stacked_variables_lowers_the_loss():
-    import keras
-
+def test_a_looped_adam_step_lowers_the_loss():
     model = _model(4, "float32")
     x = tf.constant(np.random.default_rng(2).normal(size=(256, 4)), tf.float32)
-    stacks = [keras.Variable(w) for w in
-              layer_loop.stacked_weights(layer_loop.layer_weights(model))]
-    step = layer_loop.compiled_programs(*layer_loop.looped_loss_fn(model, stacks))["step"]
+    step = layer_loop.compiled_programs(layer_loop.looped_loss(model),
+                                        model.trainable_variables)["step"]
     losses = [float(step(x)) for _ in range(30)]
     assert losses[-1] < losses[0]
-    assert len(stacks) == 9 and stacks[0].shape[0] == model.num_layers
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -63,7 +57,7 @@ def test_a_looped_adam_step_over_stacked_variables_lowers_the_loss():
 ])
 def test_models_the_loop_does_not_cover_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        layer_loop.layer_weights(RADFlow(num_layers=2, hidden_units=4, **kwargs))
+        layer_loop.stacks(RADFlow(num_layers=2, hidden_units=4, **kwargs))
 
 
 def test_the_page_shows_each_variant_against_real_nvp(tmp_path):
@@ -95,14 +89,3 @@ def test_the_page_shows_each_variant_against_real_nvp(tmp_path):
             "(5.75×), RAD, one loop 50.50 ms (6.31×), Real NVP 8.00 ms (1.00×)") in lines
     assert "commit abc1234" in lines[0] and "d=16 3e-07 / 6e-16" in lines[0]
     assert sweep_report.layer_loop_lines(str(tmp_path / "elsewhere" / "sweep.json")) == []
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_unrolled_model_on_stacked_weights_is_rad(dtype):
-    model = _model(4, dtype)
-    x = tf.constant(np.random.default_rng(3).normal(size=(300, 4)), dtype)
-    expected = model.log_prob(x)
-    stacks = layer_loop.stacked_weights(layer_loop.layer_weights(model), loop_order=False)
-    got = layer_loop.unrolled_on_stacks(model, stacks).log_prob(x)
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=TOLERANCE[dtype],
-                               atol=TOLERANCE[dtype])

@@ -131,7 +131,12 @@ def test_a_hybrid_of_one_kind_is_the_pure_model(float64):
     randomize_rad(rad, 5)
     hybrid = HybridFlow(2, layers=("rad",) * 3)
     assert hybrid.count_params() == rad.count_params()
-    hybrid.set_weights(rad.get_weights())
+    # RADFlow keeps its layers' weights stacked; HybridFlow one MLP per layer.
+    names = ("hidden_kernel", "hidden_bias", "output_kernel", "output_bias", "scale")
+    for fold, gating, rad_fold, rad_gating in zip(hybrid.folds, hybrid.gatings, rad.folds,
+                                                  rad.gatings):
+        fold.conditioner.set_weights([rad_fold.conditioner.weight(n) for n in names])
+        gating.set_weights([rad_gating.weight(n) for n in names[:4]])
     np.testing.assert_array_equal(hybrid.log_prob(x), rad.log_prob(x))
 
     real_nvp = RealNVPFlow(2, num_layers=3, hidden_units=12)
@@ -225,21 +230,19 @@ def test_no_gating_network_means_zero_gating_logits(float64):
     randomize_rad(types.SimpleNamespace(
         folds=without.folds, gatings=[types.SimpleNamespace(trainable_variables=[])] * 3), 7)
     zero = RADFlow(2, num_layers=3, gating_hidden_units=4)
-    for mine, theirs in zip(zero.folds, without.folds):
-        mine.set_weights(theirs.get_weights())
-    for gating in zero.gatings:
-        randomize(gating, 8)
-        for variable in gating.get_layer("output").weights:
-            variable.assign(tf.zeros_like(variable))
+    zero.conditioners.set_weights(without.conditioners.get_weights())
+    randomize(zero.gating_networks, 8)
+    for variable in (zero.gating_networks.output_kernel, zero.gating_networks.output_bias):
+        variable.assign(tf.zeros_like(variable))
     x = np.random.default_rng(1).normal(size=(50, 2))
     np.testing.assert_allclose(zero.log_prob(x), without.log_prob(x), rtol=1e-12)
-    randomize(zero.gatings[0], 9)  # and a non-zero s(z) changes the density
+    randomize(zero.gating_networks, 9)  # and a non-zero s(z) changes the density
     assert np.abs(zero.log_prob(x) - without.log_prob(x)).max() > 0.1
 
 
 def test_gating_width_defaults_to_hidden_units_and_rejects_bad_values(tmp_path):
     assert RADFlow(2, hidden_units=5).gating_hidden_units == 5
-    assert RADFlow(2, hidden_units=5).gatings[0].get_layer("hidden").units == 5
+    assert RADFlow(2, hidden_units=5).gating_networks.hidden_units == 5
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="gating_hidden_units must be a non-negative"):
             RADFlow(2, gating_hidden_units=bad)

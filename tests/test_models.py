@@ -1,5 +1,7 @@
 """The Keras surface of RADFlow and RealNVPFlow: fit, evaluate, save/load, dtypes, errors."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -185,3 +187,44 @@ def test_shuffled_batches_are_epoch_permutations():
     assert not np.array_equal(first, np.sort(first))  # shuffled
     again = [b.numpy()[:, 0] for b in training.shuffled_batches(x, 100, seed=5).take(20)]
     np.testing.assert_array_equal(np.concatenate(batches), np.concatenate(again))
+
+
+# ------------------------------------------------------------------------------------------
+# RADFlow keeps its layers' networks stacked; files saved with them per layer still load.
+
+PER_LAYER_FILES = os.path.join(os.path.dirname(__file__), "data", "unstacked")
+
+
+def test_radflow_trains_nine_stacked_variables():
+    model = RADFlow(6, num_layers=4, hidden_units=5, gating_hidden_units=3)
+    assert [tuple(v.shape) for v in model.trainable_variables] == [
+        (4, 3, 5), (4, 5), (4, 5, 30), (4, 30), (4,),  # conditioners: [L, d/2, h] ... scale
+        (4, 6, 3), (4, 3), (4, 3, 9), (4, 9)]  # gatings: [L, d, h_g] ...
+    assert model.count_params() == 4 * (3 * 5 + 5 + 5 * 30 + 30 + 1 + 6 * 3 + 3 + 3 * 9 + 9)
+
+
+@pytest.mark.parametrize("name", ["rad3_standardized", "rad2_conditional_whitened", "rad1",
+                                  "rad4_ungated"])
+def test_files_saved_with_per_layer_weights_load_with_their_log_prob(name, tmp_path):
+    """Written by the code of commit 674fcd7 (weights per layer), with their log p."""
+    import json
+    import warnings
+
+    import tfp_rad
+
+    with open(os.path.join(PER_LAYER_FILES, "log_prob.json")) as f:
+        record = json.load(f)[name]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = tfp_rad.load_model(os.path.join(PER_LAYER_FILES, f"{name}.keras"))
+    assert any("optimizer's state is not" in str(w.message) for w in caught)
+    assert model.optimizer is not None  # saved compiled, it comes back compiled
+    x = np.array(record["x"], np.float32)
+    context = None if record["context"] is None else np.array(record["context"], np.float32)
+    np.testing.assert_allclose(model.log_prob(x, context=context), record["log_prob"],
+                               rtol=1e-6, atol=1e-6)
+    # Saved again, it is in the stacked layout and loads as it is.
+    tfp_rad.save_model(model, tmp_path / "again.keras")
+    again = tfp_rad.load_model(tmp_path / "again.keras")
+    np.testing.assert_array_equal(again.log_prob(x, context=context),
+                                  model.log_prob(x, context=context))

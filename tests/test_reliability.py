@@ -26,7 +26,7 @@ from tfp_rad.cli import main as cli
 from tfp_rad.fold import PiecewiseFold
 from tfp_rad.models import FlowModel, HybridFlow, RADFlow, RealNVPFlow, ShiftAndLogScale
 from tfp_rad.models.rad_flow import RADStack
-from tfp_rad.models.layers import ScaledTanh, mlp
+from tfp_rad.models.layers import ScaledTanh, StackedMLP, mlp
 
 MODELS = {"rad": RADFlow, "real_nvp": RealNVPFlow}
 OUTPUTS = ["density.png", "model.keras", "results.json", "samples.png"]
@@ -148,7 +148,7 @@ def test_impossible_learning_rate_is_rejected(moons, learning_rate):
 
 
 def test_diverging_training_stops_with_a_clear_error_before_backing_up_nan(tmp_path, moons):
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(5)  # a seed on which learning rate 30 diverges
     model = RADFlow(2, num_layers=2)
     checkpoint = tmp_path / "checkpoint"
     backup = training.backup_and_restore(str(checkpoint), {"learning_rate": 30.0})
@@ -305,11 +305,10 @@ def test_extreme_conditioner_and_gating_outputs_stay_finite(value):
     model = RADFlow(2, num_layers=2)
     rng = np.random.default_rng(1)
     for fold, gating in zip(model.folds, model.gatings):
-        output = fold.conditioner.get_layer("output")
-        output.bias.assign(value * rng.choice([-1.0, 1.0], output.bias.shape))
-        fold.conditioner.get_layer("scaled_tanh").scale.assign(value)  # raw outputs +-value
-        output = gating.get_layer("output")
-        output.bias.assign(value * rng.choice([-1.0, 1.0], output.bias.shape))
+        for network in (fold.conditioner, gating):
+            shape = network.weight("output_bias").shape
+            network.assign("output_bias", value * rng.choice([-1.0, 1.0], shape))
+        fold.conditioner.assign("scale", value)  # raw outputs +-value
     assert_finite_everywhere(model, rng.normal(0.0, 2.0, (500, 2)))
 
 
@@ -398,6 +397,7 @@ def custom_classes():
 EXAMPLES = {
     PiecewiseFold: lambda: PiecewiseFold(2, conditioner=mlp(4, 10, "conditioner")),
     ScaledTanh: ScaledTanh,
+    StackedMLP: lambda: StackedMLP(3, 2, 4, 5, zero_output=True, scaled_tanh=True),
     ShiftAndLogScale: lambda: ShiftAndLogScale(4, 1, 1),
     RADFlow: lambda: RADFlow(2, num_layers=2),
     RealNVPFlow: lambda: RealNVPFlow(2, num_layers=2),

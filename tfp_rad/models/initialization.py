@@ -29,6 +29,7 @@ contribution vanishes as `q[1] -> 1` only at the boundary, so use this with
 import numpy as np
 
 from tfp_rad.fold import NUM_PIECES, PARAMETERS_PER_ELEMENT
+from tfp_rad.models.layers import StackedNetwork
 
 BOUNDARY_LOGIT = 4.0
 TANH_SCALE = 6.0
@@ -61,8 +62,16 @@ def start_near_identity(model, beta=BOUNDARY_LOGIT):
             raw[..., _LOGITS] = _logit_pattern(beta)
             fold.raw_parameters.assign(raw.astype(fold.raw_parameters.dtype))
             continue
-        output = fold.conditioner.get_layer("output")
-        bias = output.bias.numpy().reshape(-1, PARAMETERS_PER_ELEMENT)
+        if isinstance(fold.conditioner, StackedNetwork):  # RADFlow's
+            bias = np.array(fold.conditioner.weight("output_bias"))
+        else:  # a per-layer MLP (HybridFlow's)
+            bias = fold.conditioner.get_layer("output").bias.numpy()
+        bias = bias.reshape(-1, PARAMETERS_PER_ELEMENT)
         bias[:, _LOGITS] = np.arctanh(_logit_pattern(beta) / TANH_SCALE)
-        output.bias.assign(bias.reshape(-1).astype(output.bias.dtype))
-        fold.conditioner.get_layer("scaled_tanh").scale.assign(TANH_SCALE)
+        if isinstance(fold.conditioner, StackedNetwork):
+            fold.conditioner.assign("output_bias", bias.reshape(-1))
+            fold.conditioner.assign("scale", TANH_SCALE)
+        else:
+            output = fold.conditioner.get_layer("output")
+            output.bias.assign(bias.reshape(-1).astype(output.bias.dtype))
+            fold.conditioner.get_layer("scaled_tanh").scale.assign(TANH_SCALE)

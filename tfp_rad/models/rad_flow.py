@@ -6,15 +6,22 @@ import keras
 
 from tfp_rad.fold import NUM_PIECES, PARAMETERS_PER_ELEMENT, PiecewiseFold
 from tfp_rad.models.flow_model import FlowModel, alternating_masks
-from tfp_rad.models.layers import mlp
+from tfp_rad.models.layers import StackedMLP, mlp
 from tfp_rad.rad_distribution import RADDistribution
+
+
+# How `RADFlow` keeps its weights: "stacked", one `StackedMLP` for the conditioners and one
+# for the gatings. Files saved before (no `weights_layout` in their config) kept them per
+# layer; `tfp_rad.saving.load_model` converts them.
+WEIGHTS_LAYOUT = "stacked"
 
 
 class RADStack(FlowModel):
     """A `FlowModel` with RAD layers: `folds[j]` and `gatings[j]`, data side first.
 
-    Subclasses add each RAD layer with `add_rad_layer` in their `__init__`, then call
-    `self.build`, which builds the gating networks.
+    Subclasses fill `folds` and `gatings` in their `__init__`: `HybridFlow` with
+    `add_rad_layer` (one MLP per network; `self.build` then builds the gatings), `RADFlow`
+    with views of its stacked networks (`StackedNetwork`).
     """
 
     def __init__(self, event_size, num_layers, hidden_units, **kwargs):
@@ -52,6 +59,13 @@ class RADFlow(RADStack):
     of `gating_hidden_units` units with a linear output, as in the paper. Conditioners'
     output layers (and free-standing folds' parameters) start at zero, so every layer
     starts as the uniform 3-fold of `[-1, 1]` (slopes 3 inside, identity outside).
+
+    The layers' networks keep their weights stacked: `conditioners` and `gating_networks`
+    are `StackedMLP`s holding network `j` of every layer in slice `j`, and `folds[j]`'s
+    conditioner and `gatings[j]` are that slice's `StackedNetwork`. A training step then
+    hands Keras's optimizer 9 variables instead of 9 per layer, which made RAD's step
+    faster (issue 16; `benchmarks/layer_loop.py`). Files saved when the weights were kept
+    per layer load through `tfp_rad.load_model`, which moves them into the stacks.
 
     The density is the nested `RADDistribution`
 
@@ -100,9 +114,27 @@ class RADFlow(RADStack):
         """
         super().__init__(event_size, num_layers, hidden_units, **kwargs)
         self.gating_hidden_units = _gating_width(gating_hidden_units, self.hidden_units)
-        for i, mask in enumerate(fold_masks(self.event_size, self.num_layers)):
-            self.add_rad_layer(mask, i, self.hidden_units, self.gating_hidden_units)
-        self.build((None, self.event_size))
+        masks = fold_masks(self.event_size, self.num_layers)
+        num_folded = sum(masks[0])
+        self.conditioners = None
+        if self.event_size > 1 or self.context_size:
+            self.conditioners = StackedMLP(
+                self.num_layers, self.event_size - num_folded + self.context_size,
+                self.hidden_units, num_folded * PARAMETERS_PER_ELEMENT, zero_output=True,
+                scaled_tanh=True, name="conditioners", dtype=self.dtype_policy)
+        self.gating_networks = None
+        if self.gating_hidden_units:
+            self.gating_networks = StackedMLP(
+                self.num_layers, self.event_size + self.context_size, self.gating_hidden_units,
+                num_folded * NUM_PIECES, name="gating_networks", dtype=self.dtype_policy)
+        for i, mask in enumerate(masks):
+            conditioner = None if self.conditioners is None else self.conditioners.network(i)
+            self.folds.append(PiecewiseFold(
+                self.event_size, fold_mask=mask, conditioner=conditioner, name=f"fold_{i}",
+                dtype=self.dtype_policy, context_size=self.context_size))
+            self.gatings.append(
+                None if self.gating_networks is None else self.gating_networks.network(i))
+        self.built = True
 
     def _make_distribution(self):
         distribution = self._base_distribution()
@@ -121,8 +153,19 @@ class RADFlow(RADStack):
 
     def get_config(self):
         config = super().get_config()
-        config.update(gating_hidden_units=self.gating_hidden_units)
+        config.update(gating_hidden_units=self.gating_hidden_units,
+                      weights_layout=WEIGHTS_LAYOUT)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layout = config.pop("weights_layout", None)
+        if layout != WEIGHTS_LAYOUT:
+            raise ValueError(
+                f"This RADFlow was saved with its weights per layer (weights_layout "
+                f"{layout!r}); tfp_rad.load_model converts such files.")
+        return cls(**config)
 
 
 def fold_masks(event_size, num_layers):
