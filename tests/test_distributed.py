@@ -12,7 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-STEPS, BATCH_SIZE, NUM_POINTS = 200, 200, 2000
+# Long enough to train (the NLL falls by 0.8-0.9 nats), short enough that the runs have not
+# parted: two runs that differ only in float32 rounding stay within 4e-7 nats of each other
+# through 100 Adam steps, then part as training amplifies the difference (measured on seeds
+# 0-9, RAD with per-layer and with stacked networks: at most 4e-7 nats apart after 100 steps,
+# up to 3e-3 after 150 and 4e-2 after 200; Real NVP up to 7e-4 after 200).
+STEPS, BATCH_SIZE, NUM_POINTS = 100, 200, 2000
 
 
 def batches(x, steps, batch_size, seed):
@@ -109,8 +114,8 @@ def test_mirrored_training_reaches_the_single_device_nll(distributed, name):
     nll = distributed[name]["nll"]
     decrease = nll["initial"] - nll["single"]
     assert decrease > 0.3, nll
-    # The same batches in the same order: only rounding differs, amplified by training.
-    assert abs(nll["mirrored"] - nll["single"]) < 0.01 * decrease, nll
+    # The same batches in the same order: only rounding differs (see STEPS).
+    assert abs(nll["mirrored"] - nll["single"]) < 1e-4, nll
 
 
 @pytest.mark.parametrize("name", ["rad", "real_nvp"])
