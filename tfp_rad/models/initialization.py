@@ -62,16 +62,21 @@ def start_near_identity(model, beta=BOUNDARY_LOGIT):
             raw[..., _LOGITS] = _logit_pattern(beta)
             fold.raw_parameters.assign(raw.astype(fold.raw_parameters.dtype))
             continue
-        if isinstance(fold.conditioner, StackedNetwork):  # RADFlow's
-            bias = np.array(fold.conditioner.weight("output_bias"))
+        conditioner = fold.conditioner
+        if isinstance(conditioner, StackedNetwork):  # RADFlow's
+            bias = np.array(conditioner.weight("output_bias"))
+            conditioner.assign("output_bias", _with_logit_biases(bias, beta))
+            conditioner.assign("scale", TANH_SCALE)
         else:  # a per-layer MLP (HybridFlow's)
-            bias = fold.conditioner.get_layer("output").bias.numpy()
-        bias = bias.reshape(-1, PARAMETERS_PER_ELEMENT)
-        bias[:, _LOGITS] = np.arctanh(_logit_pattern(beta) / TANH_SCALE)
-        if isinstance(fold.conditioner, StackedNetwork):
-            fold.conditioner.assign("output_bias", bias.reshape(-1))
-            fold.conditioner.assign("scale", TANH_SCALE)
-        else:
-            output = fold.conditioner.get_layer("output")
-            output.bias.assign(bias.reshape(-1).astype(output.bias.dtype))
-            fold.conditioner.get_layer("scaled_tanh").scale.assign(TANH_SCALE)
+            output = conditioner.get_layer("output")
+            bias = _with_logit_biases(output.bias.numpy(), beta)
+            output.bias.assign(bias.astype(output.bias.dtype))
+            conditioner.get_layer("scaled_tanh").scale.assign(TANH_SCALE)
+
+
+def _with_logit_biases(bias, beta):
+    """A conditioner's output bias `[n * 10]` with each element's logit columns set so that
+    `TANH_SCALE * tanh(bias)` is `_logit_pattern(beta)` (the other columns unchanged)."""
+    bias = np.array(bias).reshape(-1, PARAMETERS_PER_ELEMENT)
+    bias[:, _LOGITS] = np.arctanh(_logit_pattern(beta) / TANH_SCALE)
+    return bias.reshape(-1)
